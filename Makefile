@@ -1,0 +1,39 @@
+# Two commands matter: `make run` and `make test`. Both set up what they need first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint typecheck migrate rollback token clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(STAMP) ## migrate and serve on HOST:PORT (embedded PostgreSQL when DATABASE_URL is unset)
+	$(PY) -m service run
+
+test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embedded unless TEST_DATABASE_URL)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check service tests
+	$(VENV)/bin/ruff format --check service tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+migrate: $(STAMP) ## apply pending migrations to DATABASE_URL (or the embedded server)
+	$(PY) -m service migrate
+
+rollback: $(STAMP) ## roll back the latest migration (COUNT=n for more, COUNT=0 for all)
+	$(PY) -m service rollback --count $(or $(COUNT),1)
+
+token: $(STAMP) ## print a token for USER (default alice), signed with BETTER_AUTH_SECRET
+	@$(PY) -m service token $(if $(filter command line,$(origin USER)),$(USER),alice)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,111 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from service import database, migrations
+from service.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
+from service.config import Settings, load_settings
+from service.controllers import HealthController, TaskController, root
+from service.database import Database
+from service.errors import exception_handlers, problem_details
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """\
+Per-user tasks for the web app. Every `/api/...` call needs `Authorization: Bearer <JWT>`,
+a token issued by Better Auth whose `sub` is the `{user_id}` in the path.
+Press **Authorize**, paste a token (`make token USER=alice` prints one), and try any call.
+Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def provide_db(state: State) -> Database:
+    db: Database = state.db
+    return db
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    if not settings.better_auth_secret and not settings.jwt_jwks_url:
+        raise ValueError("set BETTER_AUTH_SECRET or JWT_JWKS_URL: without either no token can be verified")
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL is not set")
+    http = httpx.AsyncClient(timeout=settings.jwks_timeout_seconds)
+    jwks = None
+    if settings.jwt_jwks_url:
+        jwks = JWKSCache(
+            settings.jwt_jwks_url,
+            http,
+            cache_seconds=settings.jwks_cache_seconds,
+            min_refetch_seconds=settings.jwks_min_refetch_seconds,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await database.create_pool(settings)
+        app.state.db = Database(pool, acquire_timeout=settings.db_pool_acquire_timeout)
+        app.state.migration_ids = migrations.migration_ids()
+        if jwks is not None:
+            await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[TaskController, HealthController, root],
+        lifespan=[lifespan],
+        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
+        middleware=[
+            DefineMiddleware(
+                BearerAuthMiddleware,
+                verifier=TokenVerifier(settings, jwks),
+                exclude=["^/docs", "^/health", "^/$"],
+                exclude_http_methods=["OPTIONS"],
+            )
+        ],
+        plugins=[problem_details],
+        exception_handlers=exception_handlers,
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Location", "Retry-After"],
+            max_age=600,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Task API",
+            version="1.0.0",
+            description=API_DESCRIPTION,
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="A Better Auth JWT (HS256, or EdDSA/ES256/RS256 from the JWKS).",
+                    )
+                }
+            ),
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        # The process configures logging (service.cli); the app only emits records.
+        logging_config=None,
+    )

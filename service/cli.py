@@ -1,0 +1,123 @@
+"""``task-api`` (also ``python -m service``): the commands the Makefile and the container run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from service import database, embedded, migrations
+from service.app import create_app
+from service.auth import issue_token
+from service.config import Settings, SettingsError, load_settings
+
+log = logging.getLogger("service")
+
+ENV_FILE = Path(".env")
+
+
+def _with_database(settings: Settings) -> Settings:
+    """``settings`` with ``DATABASE_URL``, starting the embedded server when it is unset.
+
+    The URL is also exported, so uvicorn's worker processes see it.
+    """
+    if settings.database_url:
+        return settings
+    os.environ["DATABASE_URL"] = embedded.start(settings.embedded_pg_dir)
+    return load_settings()
+
+
+def _with_dev_secret(settings: Settings) -> Settings:
+    """With no way to verify tokens configured, create a development secret in ``.env``."""
+    if settings.better_auth_secret or settings.jwt_jwks_url:
+        return settings
+    secret = secrets.token_urlsafe(48)
+    with ENV_FILE.open("a", encoding="utf-8") as env_file:
+        env_file.write(f"\n# Created by `make run` for local development.\nBETTER_AUTH_SECRET={secret}\n")
+    log.warning("no BETTER_AUTH_SECRET or JWT_JWKS_URL set: wrote a development secret to %s", ENV_FILE.resolve())
+    return load_settings()
+
+
+async def _check_database(settings: Settings) -> None:
+    pool = await database.create_pool(settings)
+    await pool.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(settings: Settings) -> None:
+    # Fail here, once and clearly, rather than in every worker process, where uvicorn
+    # would restart a worker that cannot start, or exit 0.
+    create_app(settings)
+    asyncio.run(_check_database(settings))
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again so the
+    # process dies by it; a finished graceful shutdown is a clean exit, so make that exit 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="task-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve HTTP (DATABASE_URL, or the embedded server when unset)")
+    commands.add_parser("run", help="development: embedded database if needed, dev secret if needed, migrate, serve")
+    commands.add_parser("migrate", help="apply pending migrations (use the direct endpoint, not a pooler)")
+    rollback = commands.add_parser("rollback", help="roll back the latest migrations")
+    rollback.add_argument("--count", type=int, default=1, help="how many (0 for all; default 1)")
+    token = commands.add_parser("token", help="print an HS256 token for a user, signed with BETTER_AUTH_SECRET")
+    token.add_argument("user_id")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"task-api: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    try:
+        if args.command == "token":
+            print(issue_token(settings, args.user_id, ttl_seconds=args.ttl))
+        elif args.command == "migrate":
+            settings = _with_database(settings)
+            migrations.apply(settings.database_url, retry_seconds=settings.db_connect_retry_seconds)
+        elif args.command == "rollback":
+            settings = _with_database(settings)
+            migrations.rollback(settings.database_url, count=args.count)
+        elif args.command == "run":
+            settings = _with_dev_secret(_with_database(settings))
+            migrations.apply(settings.database_url, retry_seconds=settings.db_connect_retry_seconds)
+            serve(settings)
+        else:
+            serve(_with_database(settings))
+    except (ValueError, RuntimeError) as exc:
+        print(f"task-api: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,171 @@
+"""The asyncpg pool: DSN translation, pool settings and a bounded start-up retry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DB(Protocol):
+    """What a query function needs: an asyncpg connection, or the pool through ``Database``."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+
+class Database:
+    """The pool, with a bound on how long a statement waits for a free connection.
+
+    asyncpg's ``Pool.fetch`` and friends wait for a connection forever; under overload we
+    would rather answer 503 (``asyncio.TimeoutError`` maps to it) than hang.
+    """
+
+    __slots__ = ("acquire_timeout", "pool")
+
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float):
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+            return await connection.fetch(query, *args)  # type: ignore[no-any-return]
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+            return await connection.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+            return await connection.fetchval(query, *args)
+
+
+_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg", "postgres+asyncpg"}
+# Query parameters asyncpg understands itself. Anything else it would send to the
+# server as a run-time setting, which PgBouncer (and so Neon's pooler) rejects.
+_ASYNCPG_PARAMS = {
+    "host",
+    "port",
+    "dbname",
+    "database",
+    "user",
+    "password",
+    "passfile",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslnegotiation",
+    "sslcrl",
+    "sslpassword",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "target_session_attrs",
+    "krbsrvname",
+    "gsslib",
+}
+
+
+class DatabaseURLError(ValueError):
+    """``DATABASE_URL`` is not a PostgreSQL URL."""
+
+
+def _split(url: str) -> tuple[SplitResult, list[tuple[str, str]]]:
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise DatabaseURLError(
+            f"DATABASE_URL must start with postgresql:// (or postgres://, postgresql+asyncpg://), "
+            f"not {parts.scheme or 'nothing'}://"
+        )
+    return parts, parse_qsl(parts.query, keep_blank_values=True)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The URL as asyncpg wants it: plain scheme, only parameters asyncpg itself handles.
+
+    ``channel_binding`` (libpq only) and other unknown parameters are dropped, with a log line,
+    instead of being forwarded to the server as settings.
+    """
+    parts, query = _split(url)
+    kept = [(k, v) for k, v in query if k in _ASYNCPG_PARAMS]
+    dropped = sorted({k for k, _ in query if k not in _ASYNCPG_PARAMS})
+    if dropped:
+        log.info("DATABASE_URL: ignoring parameters asyncpg does not use: %s", ", ".join(dropped))
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(kept), ""))
+
+
+def psycopg_url(url: str) -> str:
+    """The URL as yoyo wants it for psycopg 3 (libpq), which understands every libpq parameter."""
+    parts, query = _split(url)
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    server_settings = {"application_name": settings.db_application_name}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return {
+        "dsn": asyncpg_dsn(settings.database_url),
+        "min_size": min(settings.db_pool_min_size, settings.db_pool_max_size),
+        "max_size": settings.db_pool_max_size,
+        "command_timeout": settings.db_command_timeout,
+        "max_inactive_connection_lifetime": settings.db_max_inactive_connection_lifetime,
+        "statement_cache_size": settings.db_statement_cache_size,
+        "server_settings": server_settings,
+    }
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """Open the pool and prove it works, retrying with backoff for ``DB_CONNECT_RETRY_SECONDS``."""
+    deadline = time.monotonic() + settings.db_connect_retry_seconds
+    delay = 0.25
+    while True:
+        try:
+            return await _open_checked_pool(settings)
+        except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as exc:
+            # Waiting will not fix a wrong password or a missing database.
+            raise RuntimeError(
+                f"PostgreSQL at {redacted(settings.database_url)} refused us: {exc}. "
+                "Check the user, password and database name in DATABASE_URL."
+            ) from exc
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(
+                    f"cannot connect to PostgreSQL at {redacted(settings.database_url)} "
+                    f"after {settings.db_connect_retry_seconds:g}s: {exc!r}. Check that DATABASE_URL "
+                    "names the right host, port, database and credentials, that the server is running "
+                    "and reachable from here, and its sslmode."
+                ) from exc
+            log.warning("database not reachable yet (%r); retrying in %.2fs", exc, delay)
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 5.0)
+
+
+async def _open_checked_pool(settings: Settings) -> asyncpg.Pool:
+    pool: asyncpg.Pool = await asyncpg.create_pool(**pool_options(settings))
+    try:
+        # With DB_POOL_MIN_SIZE=0 the pool connects lazily; one round trip proves the settings.
+        await pool.execute("SELECT 1")
+    except BaseException:
+        pool.terminate()
+        raise
+    return pool

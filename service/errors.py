@@ -1,0 +1,86 @@
+"""One error shape everywhere: RFC 9457 problem details, through Litestar's plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from http import HTTPStatus
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.types import ExceptionHandlersMap
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+# Errors that mean "the database is not there right now", not "this request is wrong":
+# the server went away or is restarting, a statement hit statement_timeout, or no pooled
+# connection was free in time.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    ConnectionError,
+    socket.gaierror,
+    asyncio.TimeoutError,
+)
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An error body (RFC 9457). ``errors`` lists each offending input of a validation error."""
+
+    status: int
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+def _problem(exc: HTTPException) -> ProblemDetailsException:
+    detail, extra = exc.detail, None
+    if isinstance(exc, ValidationException) and exc.extra:
+        errors = exc.extra if isinstance(exc.extra, list) else [exc.extra]
+        for error in errors:
+            if error.get("key") == "data":  # Litestar's name for the request body
+                error["key"] = "body"
+        extra = {"errors": errors}
+        # Litestar's detail only names the route; say what is wrong.
+        detail = "; ".join(f"{error.get('key', 'body')}: {error.get('message')}" for error in errors)
+    return ProblemDetailsException(
+        status_code=exc.status_code,
+        title=HTTPStatus(exc.status_code).phrase,
+        detail=detail,
+        headers=exc.headers,
+        extra=extra,
+    )
+
+
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
+    return ProblemDetailsException(
+        status_code=503,
+        title=HTTPStatus.SERVICE_UNAVAILABLE.phrase,
+        detail="the database is unavailable; try again shortly",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    ).to_response(request)
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
+    return ProblemDetailsException(
+        status_code=500,
+        title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
+        detail="the server failed to handle this request; it has been logged",
+    ).to_response(request)
+
+
+problem_details = ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _problem}))
+
+exception_handlers: ExceptionHandlersMap = {
+    **{exc_type: _database_unavailable for exc_type in DATABASE_UNAVAILABLE},
+    Exception: _internal_error,
+}

@@ -1,0 +1,96 @@
+"""A real PostgreSQL for the whole session: embedded in a temporary directory, or TEST_DATABASE_URL.
+
+TEST_DATABASE_URL's database is wiped: the suite migrates it and truncates tasks before every test.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service import embedded, migrations
+from service.app import create_app
+from service.auth import issue_token
+from service.config import Settings, load_settings
+from service.database import asyncpg_dsn
+
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+TestClient = AsyncTestClient[Litestar]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="task-api-test-") as directory:
+        yield embedded.start(os.path.join(directory, "pg"), delete_on_exit=True)
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    migrations.apply(database_url)
+    return database_url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    base = load_settings(environ={}, env_file=os.devnull)
+    values: dict[str, Any] = {"database_url": database_url, "better_auth_secret": SECRET, **overrides}
+    return msgspec.structs.replace(base, **values)
+
+
+@pytest.fixture(scope="session")
+def settings(migrated: str) -> Settings:
+    return make_settings(migrated)
+
+
+@pytest.fixture(scope="session")
+async def _session_client(settings: Settings) -> AsyncIterator[TestClient]:
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+async def admin(migrated: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection for arranging and inspecting rows behind the API's back."""
+    connection = await asyncpg.connect(asyncpg_dsn(migrated))
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def client(_session_client: TestClient, admin: asyncpg.Connection) -> TestClient:
+    """The app, served in-process, over an empty tasks table."""
+    await admin.execute("TRUNCATE tasks")
+    return _session_client
+
+
+def bearer(user_id: str, secret: str = SECRET, **kwargs: Any) -> dict[str, str]:
+    settings = msgspec.structs.replace(load_settings(environ={}, env_file=os.devnull), better_auth_secret=secret)
+    return {"Authorization": f"Bearer {issue_token(settings, user_id, **kwargs)}"}
+
+
+ALICE = bearer("alice")
+BOB = bearer("bob")
+
+
+@pytest.fixture
+async def scratch_url(admin: asyncpg.Connection, migrated: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards."""
+    name = f"task_api_scratch_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(migrated)._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -1,0 +1,212 @@
+"""The entrypoint the Makefile and the container run, as real processes over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def task_api(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """The process environment without any task-api variable; runs in an empty directory (no .env)."""
+    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+    return {key: value for key, value in os.environ.items() if key in keep}
+
+
+@pytest.fixture
+def server(migrated: str, base_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**base_env, "DATABASE_URL": migrated, "BETTER_AUTH_SECRET": SECRET, "PORT": str(port), "WORKERS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            output = process.communicate()[0]
+            pytest.fail(f"server did not start:\n{output}")
+        time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=15) == 0, process.communicate()[0]
+        finally:
+            if process.poll() is None:
+                process.kill()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def test_served_over_http_with_a_token_from_the_cli(server: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    printed = task_api("token", "cli-user", env={**base_env, "BETTER_AUTH_SECRET": SECRET}, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    token = printed.stdout.strip()
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "cli-user"
+    assert claims["exp"] - claims["iat"] == 3600
+
+    headers = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(f"{server}/api/cli-user/tasks", json={"title": "from the CLI"}, headers=headers)
+    assert created.status_code == 201
+    listed = httpx.get(f"{server}/api/cli-user/tasks", headers=headers)
+    assert [task["title"] for task in listed.json()] == ["from the CLI"]
+    assert "server" not in listed.headers  # no version banner
+    httpx.delete(f"{server}{created.headers['location']}", headers=headers)
+
+
+def test_root_leads_to_the_docs_page_which_offers_bearer_auth(server: str) -> None:
+    root = httpx.get(f"{server}/", follow_redirects=False)
+    assert root.status_code in {301, 302, 307, 308}
+    assert root.headers["location"] == "/docs"
+    page = httpx.get(f"{server}/docs")
+    assert page.status_code == 200
+    assert "swagger" in page.text.lower()
+    schema = httpx.get(f"{server}/docs/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["BearerToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A Better Auth JWT (HS256, or EdDSA/ES256/RS256 from the JWKS).",
+    }
+    assert set(schema["paths"]) >= {
+        "/api/{user_id}/tasks",
+        "/api/{user_id}/tasks/{task_id}",
+        "/api/{user_id}/tasks/{task_id}/complete",
+        "/health",
+        "/health/ready",
+    }
+
+
+def test_cors_preflight_allows_the_web_app_with_authorization(server: str) -> None:
+    preflight = httpx.options(
+        f"{server}/api/alice/tasks",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code in {200, 204}
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+
+    stranger = httpx.options(
+        f"{server}/api/alice/tasks",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert stranger.headers.get("access-control-allow-origin") != "https://evil.example"
+
+
+def test_serve_without_any_token_verification_refuses_to_start(
+    migrated: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = task_api("serve", env={**base_env, "DATABASE_URL": migrated, "WORKERS": "2"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "set BETTER_AUTH_SECRET or JWT_JWKS_URL" in result.stderr
+
+
+def test_serve_with_an_unreachable_database_fails_with_a_clear_message(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        **base_env,
+        "DATABASE_URL": f"postgresql://app:pw@127.0.0.1:{free_port()}/tasks",
+        "BETTER_AUTH_SECRET": SECRET,
+        "DB_CONNECT_RETRY_SECONDS": "0.5",
+        "WORKERS": "2",
+    }
+    result = task_api("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot connect to PostgreSQL at postgresql://app:***@127.0.0.1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of"), ("PORT", "eighty", "PORT"), ("WORKERS", "0", "WORKERS")],
+)
+def test_bad_configuration_is_reported_not_a_traceback(
+    base_env: dict[str, str], tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    result = task_api("token", "alice", env={**base_env, "BETTER_AUTH_SECRET": SECRET, variable: value}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_token_without_a_secret_says_what_is_missing(base_env: dict[str, str], tmp_path: Path) -> None:
+    result = task_api("token", "alice", env=base_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "BETTER_AUTH_SECRET is not set" in result.stderr
+
+
+def test_migrate_and_rollback_commands(scratch_url: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**base_env, "DATABASE_URL": scratch_url}
+    migrated = task_api("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrations applied: 0001.create-tasks" in migrated.stderr
+    again = task_api("migrate", env=env, cwd=tmp_path)
+    assert "none pending" in again.stderr
+    rolled_back = task_api("rollback", env=env, cwd=tmp_path)
+    assert rolled_back.returncode == 0, rolled_back.stderr
+    assert "migrations rolled back: 0001.create-tasks" in rolled_back.stderr
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(base_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"BETTER_AUTH_SECRET={SECRET}\nJWT_ISSUER=https://from-file.example\n")
+    result = task_api("token", "alice", env={**base_env, "JWT_ISSUER": "https://from-env.example"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"], options={"verify_aud": False})
+    assert claims["iss"] == "https://from-env.example"
+
+
+def test_help_lists_every_command(base_env: dict[str, str], tmp_path: Path) -> None:
+    result = task_api("--help", env=base_env, cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("serve", "run", "migrate", "rollback", "token"):
+        assert command in result.stdout

@@ -1,0 +1,121 @@
+"""The schema: migrations round-trip, and the database protects itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import asyncpg
+import pytest
+
+from service import migrations
+from service.database import asyncpg_dsn
+
+
+@pytest.fixture
+async def scratch(scratch_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(asyncpg_dsn(scratch_url))
+    yield connection
+    await connection.close()
+
+
+async def tables(connection: asyncpg.Connection) -> set[str]:
+    rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {row["tablename"] for row in rows}
+
+
+async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connection) -> None:
+    every = migrations.migration_ids()
+    assert every[0] == "0001.create-tasks"
+
+    assert migrations.apply(scratch_url) == every
+    assert "tasks" in await tables(scratch)
+    assert migrations.apply(scratch_url) == []  # nothing left to do
+
+    assert migrations.rollback(scratch_url, count=0) == every[::-1]
+    assert "tasks" not in await tables(scratch)
+    assert await scratch.fetchval("SELECT count(*) FROM pg_proc WHERE proname = 'tasks_touch_updated_at'") == 0
+
+    assert migrations.apply(scratch_url) == every
+    assert "tasks" in await tables(scratch)
+
+
+async def test_concurrent_migrators_take_turns(scratch_url: str, scratch: asyncpg.Connection) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = await asyncio.gather(
+            *(asyncio.get_running_loop().run_in_executor(pool, migrations.apply, scratch_url) for _ in range(4))
+        )
+    # yoyo's lock lets exactly one of them do the work; the others find nothing pending.
+    assert sorted(len(applied) for applied in results) == [0, 0, 0, len(migrations.migration_ids())]
+    assert "tasks" in await tables(scratch)
+
+
+async def test_primary_key_leads_with_user_id(admin: asyncpg.Connection) -> None:
+    columns = await admin.fetchval(
+        """
+        SELECT array_agg(a.attname ORDER BY k.ordinality)
+        FROM pg_index i
+        CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ordinality)
+        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+        WHERE i.indrelid = 'tasks'::regclass AND i.indisprimary
+        """
+    )
+    assert columns == ["user_id", "id"]
+
+
+@pytest.mark.parametrize(
+    ("title", "description"),
+    [("", None), ("   ", None), ("x" * 201, None), ("ok", "d" * 1001)],
+)
+async def test_check_constraints_refuse_what_the_api_refuses(
+    admin: asyncpg.Connection, title: str, description: str | None
+) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await admin.execute("INSERT INTO tasks (user_id, title, description) VALUES ('u', $1, $2)", title, description)
+
+
+async def test_check_constraint_refuses_an_empty_user_id(admin: asyncpg.Connection) -> None:
+    with pytest.raises(asyncpg.CheckViolationError):
+        await admin.execute("INSERT INTO tasks (user_id, title) VALUES ('', 't')")
+
+
+async def test_updated_at_moves_only_on_change_and_never_backwards(admin: asyncpg.Connection) -> None:
+    await admin.execute("TRUNCATE tasks")
+    created = await admin.fetchrow("INSERT INTO tasks (user_id, title) VALUES ('u', 't') RETURNING id, updated_at")
+    same = await admin.fetchval("UPDATE tasks SET title = 't' WHERE id = $1 RETURNING updated_at", created["id"])
+    assert same == created["updated_at"]
+    # A client cannot set updated_at by hand, even to the past.
+    forced = await admin.fetchval(
+        "UPDATE tasks SET title = 'u', updated_at = '2000-01-01' WHERE id = $1 RETURNING updated_at", created["id"]
+    )
+    assert forced > created["updated_at"]
+
+
+@pytest.mark.parametrize(
+    ("query", "args"),
+    [
+        ("list_tasks", ("user-0042",)),
+        ("get_task", ("user-0042", "00000000-0000-0000-0000-000000000000")),
+        ("toggle_task", ("user-0042", "00000000-0000-0000-0000-000000000000")),
+    ],
+)
+async def test_queries_are_index_lookups_starting_from_user_id(
+    scratch_url: str, scratch: asyncpg.Connection, query: str, args: tuple[str, ...]
+) -> None:
+    from service.queries import SQL
+
+    migrations.apply(scratch_url)
+    # 100 users with 200 tasks each: enough rows that the planner would rather not scan them all.
+    await scratch.execute(
+        """
+        INSERT INTO tasks (user_id, title)
+        SELECT 'user-' || lpad((n % 100)::text, 4, '0'), 'task ' || n FROM generate_series(1, 20000) AS n
+        """
+    )
+    await scratch.execute("ANALYZE tasks")
+    plan = await scratch.fetchval(f"EXPLAIN (FORMAT JSON) {SQL[query]}", *args)  # plans, does not run
+    text = str(plan)
+    assert "Seq Scan" not in text, plan
+    assert "Index" in text, plan
+    assert "user_id" in text, plan

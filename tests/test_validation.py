@@ -1,0 +1,141 @@
+"""Bad input gets a clear 4xx problem, never a 500, and never changes data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import ALICE, TestClient
+
+JSON_ALICE = {**ALICE, "Content-Type": "application/json"}
+
+
+async def post_raw(client: TestClient, content: bytes, headers: dict[str, str] = JSON_ALICE) -> Any:
+    return await client.post("/api/alice/tasks", content=content, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"),
+    [
+        ("a", "a"),
+        ("x" * 200, "x" * 200),
+        ("  padded\t\n", "padded"),
+        (" " + "y" * 200 + " ", "y" * 200),  # the limit applies after trimming
+        ("ü" * 200, "ü" * 200),  # characters, not bytes
+        ("Milk 🥛", "Milk 🥛"),
+    ],
+)
+async def test_titles_within_the_limit_are_stored_trimmed(
+    client: TestClient, admin: asyncpg.Connection, title: str, stored: str
+) -> None:
+    response = await client.post("/api/alice/tasks", json={"title": title}, headers=ALICE)
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == stored
+    assert await admin.fetchval("SELECT title FROM tasks") == stored
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t\n", "x" * 201, "a\x00b", 42, None, ["a"]])
+async def test_bad_titles_are_400_with_the_field_named(
+    client: TestClient, admin: asyncpg.Connection, title: Any
+) -> None:
+    response = await client.post("/api/alice/tasks", json={"title": title}, headers=ALICE)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400
+    assert problem["detail"]
+    assert problem["errors"]
+    assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
+
+
+@pytest.mark.parametrize(("description", "status"), [("d" * 1000, 201), ("d" * 1001, 400), ("", 201), (None, 201)])
+async def test_description_limit(client: TestClient, description: str | None, status: int) -> None:
+    response = await client.post("/api/alice/tasks", json={"title": "t", "description": description}, headers=ALICE)
+    assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "t", "completed": True},  # completed is not writable on create
+        {"title": "t", "user_id": "bob"},
+        {"title": "t", "id": "3f0a6f4e-8a8e-4c8a-9a7a-2d7f0c1b9e11"},
+        {"title": "t", "created_at": "2020-01-01T00:00:00Z"},
+    ],
+)
+async def test_unknown_or_server_owned_fields_are_rejected(
+    client: TestClient, admin: asyncpg.Connection, body: dict[str, Any]
+) -> None:
+    response = await client.post("/api/alice/tasks", json=body, headers=ALICE)
+    assert response.status_code == 400
+    assert "unknown field" in response.json()["detail"]
+    assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
+
+
+@pytest.mark.parametrize(
+    "content", [b"{", b'{"title": "x"', b"not json", b'["title"]', b'"title"', b"null", b"\xff\xfe"]
+)
+async def test_malformed_or_non_object_json_is_400(client: TestClient, content: bytes) -> None:
+    response = await post_raw(client, content)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"]
+
+
+async def test_missing_body_is_400(client: TestClient) -> None:
+    response = await post_raw(client, b"")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "a JSON request body is required"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
+async def test_a_body_that_is_not_json_is_415(
+    client: TestClient, admin: asyncpg.Connection, content_type: str | None
+) -> None:
+    headers = dict(ALICE)
+    if content_type:
+        headers["Content-Type"] = content_type
+    response = await client.post("/api/alice/tasks", content=b'{"title": "x"}', headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "application/json" in response.json()["detail"]
+    assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "application/merge-patch+json", "APPLICATION/JSON"]
+)
+async def test_json_media_type_variants_are_accepted(client: TestClient, content_type: str) -> None:
+    response = await post_raw(client, b'{"title": "x"}', {**ALICE, "Content-Type": content_type})
+    assert response.status_code == 201
+
+
+async def test_an_oversized_body_is_413(client: TestClient, admin: asyncpg.Connection) -> None:
+    response = await post_raw(client, b'{"title": "' + b"x" * 70_000 + b'"}')
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/alice/tasks/123",
+        "/api/alice/tasks/3f0a6f4e-8a8e-4c8a-9a7a",
+        "/api/alice/tasks/%00",
+        "/api/alice/tasks/' OR 1=1 --",
+    ],
+)
+async def test_malformed_task_ids_are_400_not_500(client: TestClient, path: str) -> None:
+    response = await client.get(path, headers=ALICE)
+    assert response.status_code == 400
+    assert "task_id" in response.json()["detail"]
+
+
+async def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    response = await client.get("/api/alice/nothing-here", headers=ALICE)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
