@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from http import HTTPStatus
 from typing import Any
@@ -40,13 +41,29 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[dict[str, Any]] | None = None
 
 
+# msgspec names the offending field in its message; lift it into the error's "key".
+_FIELD_IN_MESSAGE = (
+    (re.compile(r"^(?P<message>.*) - at `\$\.(?P<field>[^`]+)`$"), None),
+    (re.compile(r"^Object missing required field `(?P<field>[^`]+)`$"), "required field is missing"),
+    (re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$"), "unknown field"),
+)
+
+
+def _name_the_field(error: Any) -> Any:
+    if not isinstance(error, dict) or error.get("key") != "data":  # "data" is Litestar's name for the body
+        return error
+    message = str(error.get("message", ""))
+    for pattern, fixed_message in _FIELD_IN_MESSAGE:
+        if match := pattern.match(message):
+            return {**error, "key": match["field"], "message": fixed_message or match["message"]}
+    return {**error, "key": "body"}
+
+
 def _problem(exc: HTTPException) -> ProblemDetailsException:
     detail, extra = exc.detail, None
     if isinstance(exc, ValidationException) and exc.extra:
         errors = exc.extra if isinstance(exc.extra, list) else [exc.extra]
-        for error in errors:
-            if error.get("key") == "data":  # Litestar's name for the request body
-                error["key"] = "body"
+        errors = [_name_the_field(error) for error in errors]
         extra = {"errors": errors}
         # Litestar's detail only names the route; say what is wrong.
         detail = "; ".join(f"{error.get('key', 'body')}: {error.get('message')}" for error in errors)

@@ -40,8 +40,10 @@ Description = Annotated[
 def _trimmed(title: str) -> str:
     stripped = title.strip()
     if not 1 <= len(stripped) <= TITLE_MAX:
+        # Phrased like msgspec's own errors, so the problem body names the field.
         raise ValueError(
-            f"title must be 1 to {TITLE_MAX} characters after trimming surrounding white space, got {len(stripped)}"
+            f"Expected `str` of 1 to {TITLE_MAX} characters after trimming surrounding white space, "
+            f"got {len(stripped)} - at `$.title`"
         )
     return stripped
 

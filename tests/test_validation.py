@@ -45,8 +45,8 @@ async def test_bad_titles_are_400_with_the_field_named(
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["status"] == 400
-    assert problem["detail"]
-    assert problem["errors"]
+    assert problem["detail"].startswith("title: ")
+    assert [error["key"] for error in problem["errors"]] == ["title"]
     assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
 
 
@@ -70,7 +70,9 @@ async def test_unknown_or_server_owned_fields_are_rejected(
 ) -> None:
     response = await client.post("/api/alice/tasks", json=body, headers=ALICE)
     assert response.status_code == 400
-    assert "unknown field" in response.json()["detail"]
+    (field,) = set(body) - {"title"}
+    assert response.json()["detail"] == f"{field}: unknown field"
+    assert response.json()["errors"] == [{"key": field, "message": "unknown field", "source": "body"}]
     assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
 
 
@@ -81,6 +83,12 @@ async def test_malformed_or_non_object_json_is_400(client: TestClient, content: 
     response = await post_raw(client, content)
     assert response.status_code == 400, response.text
     assert response.json()["detail"]
+
+
+async def test_a_missing_field_is_named(client: TestClient) -> None:
+    response = await client.post("/api/alice/tasks", json={"description": "no title"}, headers=ALICE)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"key": "title", "message": "required field is missing", "source": "body"}]
 
 
 async def test_missing_body_is_400(client: TestClient) -> None:
