@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck migrate rollback token clean
+.PHONY: run test lint typecheck migrate rollback token clean loadtest
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -20,8 +20,8 @@ test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embe
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check service tests
-	$(VENV)/bin/ruff format --check service tests
+	$(VENV)/bin/ruff check service tests loadtest
+	$(VENV)/bin/ruff format --check service tests loadtest
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -34,6 +34,19 @@ rollback: $(STAMP) ## roll back the latest migration (COUNT=n for more, COUNT=0 
 
 token: $(STAMP) ## print a token for USER (default alice), signed with BETTER_AUTH_SECRET
 	@$(PY) -m service token $(if $(filter command line,$(origin USER)),$(USER),alice)
+
+LOADTEST_STAMP := $(VENV)/.installed-loadtest
+
+$(LOADTEST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,loadtest]'
+	@touch $@
+
+# USERS, SPAWN_RATE, DURATION, TARGET_URL and the LOADTEST_* objectives: see docs/loadtest.md.
+# BETTER_AUTH_SECRET given on the command line reaches the script as make exports it (kept out of the echo).
+loadtest: $(LOADTEST_STAMP) ## Locust against TARGET_URL (or a service it starts), checks the p95/error objectives
+	USERS='$(USERS)' SPAWN_RATE='$(SPAWN_RATE)' DURATION='$(DURATION)' TARGET_URL='$(TARGET_URL)' \
+	LOADTEST_P95_READ_MS='$(LOADTEST_P95_READ_MS)' LOADTEST_P95_WRITE_MS='$(LOADTEST_P95_WRITE_MS)' \
+	LOADTEST_MAX_ERRORS='$(LOADTEST_MAX_ERRORS)' $(PY) -m loadtest.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
