@@ -21,7 +21,6 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect
 
 from service import queries
-from service.auth import owner_only
 from service.database import Database
 from service.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, Problem
 from service.schemas import CompletedUpdate, Health, Task, TaskCreate, TaskReplace, TaskUpdate
@@ -52,7 +51,7 @@ BODY_PROBLEMS = {
 }
 
 
-def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard: a body must be JSON (415 otherwise); ``opt={"body": "required"}`` also refuses none at all."""
     rule = handler.opt.get("body")
     if rule is None:
@@ -85,7 +84,6 @@ def not_found() -> NotFoundException:
 class TaskController(Controller):
     path = "/api/{user_id:str}/tasks"
     tags = ("tasks",)
-    guards = (owner_only, json_body)
     security = ({"BearerToken": []},)
 
     @get("/", summary="List tasks", description="The user's tasks, newest first.", responses=AUTH_PROBLEMS)
@@ -94,6 +92,7 @@ class TaskController(Controller):
 
     @post(
         "/",
+        guards=[json_body],
         opt={"body": "required"},
         summary="Create a task",
         responses={k: v for k, v in BODY_PROBLEMS.items() if k != 404},
@@ -112,6 +111,7 @@ class TaskController(Controller):
 
     @put(
         "/{task_id:str}",
+        guards=[json_body],
         opt={"body": "required"},
         summary="Replace a task",
         description="Sets title and description (an omitted description becomes null); "
@@ -126,6 +126,7 @@ class TaskController(Controller):
 
     @patch(
         "/{task_id:str}",
+        guards=[json_body],
         opt={"body": "required"},
         summary="Update some fields of a task",
         description="Changes only the fields given; at least one is required. "
@@ -140,6 +141,7 @@ class TaskController(Controller):
 
     @patch(
         "/{task_id:str}/complete",
+        guards=[json_body],
         opt={"body": "optional"},
         operation_class=OptionalBodyOperation,
         summary="Toggle or set completion",
