@@ -21,6 +21,7 @@ HMAC_ALGORITHM = "HS256"
 PUBLIC_KEY_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
 MAX_TOKEN_BYTES = 8192
 MAX_SUBJECT_LENGTH = 255
+MAX_CACHED_TOKENS = 4096
 
 
 def unauthorized(detail: str, *, error: str | None = "invalid_token") -> NotAuthorizedException:
@@ -91,7 +92,14 @@ class JWKSCache:
 
 
 class TokenVerifier:
-    """Checks a bearer token and returns its subject, the user id."""
+    """Checks a bearer token and returns its subject, the user id.
+
+    A token that verified is remembered, by its exact text, until its ``exp`` (plus leeway):
+    a client sends the same token with every request, and a signature check, base64 and
+    JSON decoding are the costliest part of a request otherwise. Nothing else about a token
+    changes with time, so the answer is the same. The cache holds at most MAX_CACHED_TOKENS,
+    dropping the oldest first.
+    """
 
     def __init__(self, settings: Settings, jwks: JWKSCache | None):
         self._secret = settings.better_auth_secret
@@ -100,6 +108,11 @@ class TokenVerifier:
         self._audience = settings.jwt_audience or None
         self._leeway = settings.jwt_leeway_seconds
         self._options: Any = {"require": ["exp", "sub"], "verify_aud": self._audience is not None}
+        self._verified: dict[str, tuple[str, float]] = {}  # token -> (subject, valid until)
+
+    @property
+    def cached_tokens(self) -> int:
+        return len(self._verified)
 
     async def _key(self, header: dict[str, Any]) -> tuple[str, Any]:
         algorithm = header.get("alg")
@@ -116,6 +129,19 @@ class TokenVerifier:
         raise unauthorized("token algorithm is not accepted")
 
     async def verify(self, token: str) -> str:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            subject, valid_until = remembered
+            if time.time() < valid_until:
+                return subject
+            del self._verified[token]
+        subject, expires_at = await self._verify(token)
+        if len(self._verified) >= MAX_CACHED_TOKENS:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (subject, expires_at + self._leeway)
+        return subject
+
+    async def _verify(self, token: str) -> tuple[str, float]:
         if len(token) > MAX_TOKEN_BYTES:
             raise unauthorized("token is too large")
         try:
@@ -148,7 +174,7 @@ class TokenVerifier:
             raise unauthorized("token subject is empty")
         if len(subject) > MAX_SUBJECT_LENGTH or "\x00" in subject:
             raise unauthorized("token subject is not a valid user id")
-        return subject
+        return subject, float(claims["exp"])
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):

@@ -28,6 +28,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from litestar.exceptions import NotAuthorizedException
 from litestar.testing import AsyncTestClient
 
 from service import auth
@@ -889,3 +890,40 @@ async def test_unreachable_key_server_at_start_up_only_refuses_tokens(migrated: 
         clock.advance(REFETCH_SECONDS + 1)
         assert_unauthorized(await get_tasks(client, make_key("EdDSA").sign(claims())), "unknown key")
         assert (await client.get("/health")).status_code == 200
+
+
+# --- the cache of verified tokens ------------------------------------------------------------
+
+
+async def test_a_remembered_token_still_expires_on_time(migrated: str) -> None:
+    async with serve(migrated, jwt_leeway_seconds=0) as client:
+        expires_at = int(time.time()) + 2
+        headers = {"Authorization": f"Bearer {hs256({'sub': 'alice', 'exp': expires_at})}"}
+        assert (await client.get("/api/alice/tasks", headers=headers)).status_code == 200
+        assert (await client.get("/api/alice/tasks", headers=headers)).status_code == 200  # from the cache
+        await asyncio.sleep(expires_at - time.time() + 0.1)
+        response = await client.get("/api/alice/tasks", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["detail"] == "token has expired"
+
+
+async def test_a_remembered_token_is_still_checked_against_the_path(client: TestClient) -> None:
+    assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
+    assert (await client.get("/api/bob/tasks", headers=ALICE)).status_code == 403
+
+
+async def test_the_cache_of_verified_tokens_is_bounded(migrated: str) -> None:
+    verifier = auth.TokenVerifier(make_settings(migrated), jwks=None)
+    exp = int(time.time()) + 600
+    for n in range(auth.MAX_CACHED_TOKENS + 50):
+        assert await verifier.verify(hs256({"sub": f"user-{n}", "exp": exp})) == f"user-{n}"
+    assert verifier.cached_tokens == auth.MAX_CACHED_TOKENS
+
+
+async def test_a_rejected_token_is_not_remembered(migrated: str) -> None:
+    verifier = auth.TokenVerifier(make_settings(migrated), jwks=None)
+    forged = hs256({"sub": "alice", "exp": int(time.time()) + 600}, secret="another-secret-of-at-least-32-bytes!!")
+    for _ in range(2):
+        with pytest.raises(NotAuthorizedException):
+            await verifier.verify(forged)
+    assert verifier.cached_tokens == 0
