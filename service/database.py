@@ -118,6 +118,15 @@ def redacted(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Pool ``reset`` hook: nothing to undo.
+
+    asyncpg's default runs ``RESET ALL; UNLISTEN *; CLOSE ALL; ...`` on every release, a
+    round trip per request. We never change session state (no SET, LISTEN, advisory locks or
+    cursors), and asyncpg still rolls back a transaction left open before calling this.
+    """
+
+
 def pool_options(settings: Settings) -> dict[str, Any]:
     server_settings = {"application_name": settings.db_application_name}
     if settings.db_statement_timeout_ms:
@@ -130,6 +139,7 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "max_inactive_connection_lifetime": settings.db_max_inactive_connection_lifetime,
         "statement_cache_size": settings.db_statement_cache_size,
         "server_settings": server_settings,
+        "reset": _keep_session,
     }
 
 
