@@ -89,7 +89,9 @@ class CompletedUpdate(_Input):
     completed: bool
 
 
-class Task(msgspec.Struct, kw_only=True):
+class Task(msgspec.Struct):
+    """A task as stored; built positionally from rows whose columns follow this field order."""
+
     id: UUID
     user_id: str
     title: str

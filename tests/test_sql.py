@@ -9,6 +9,7 @@ import pytest
 
 from service import sqlfile
 from service.queries import SQL
+from service.schemas import Task
 
 TASK_TABLE = re.compile(r"\btasks\b", re.IGNORECASE)
 # The user filter must be on the tasks table itself and bound to $1, not merely mentioned.
@@ -85,3 +86,35 @@ def test_load_refuses_a_name_used_in_two_files(tmp_path: Path) -> None:
     (tmp_path / "b.sql").write_text("\n-- name: same :one\nSELECT 2;\n")
     with pytest.raises(sqlfile.SQLFileError, match=r"b\.sql:2: duplicate query name 'same' \(also a\.sql:1\)"):
         sqlfile.load(tmp_path)
+
+
+TASK_COLUMNS = re.compile(
+    r"(?:SELECT|RETURNING)\s+(?P<columns>id,\s*user_id,[^;]*?)\s*(?:FROM|$)", re.IGNORECASE | re.DOTALL
+)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [query for query in task_queries() if TASK_COLUMNS.search(query.sql)],
+    ids=lambda query: query.name,
+)
+def test_task_rows_list_columns_in_task_field_order(query: sqlfile.Query) -> None:
+    # queries.py builds Task(*row) positionally, so the order is part of the contract.
+    match = TASK_COLUMNS.search(query.sql)
+    assert match is not None
+    columns = [column.strip() for column in match["columns"].split(",")]
+    assert columns == list(Task.__struct_fields__), query.source
+
+
+def test_every_query_returning_tasks_is_checked_for_column_order() -> None:
+    returning_tasks = {
+        "list_tasks",
+        "create_task",
+        "get_task",
+        "replace_task",
+        "update_task",
+        "toggle_task",
+        "set_task_completed",
+    }
+    checked = {query.name for query in task_queries() if TASK_COLUMNS.search(query.sql)}
+    assert checked == returning_tasks
