@@ -22,6 +22,7 @@ from service.config import Settings, load_settings
 from service.controllers import HealthController, TaskController, root
 from service.database import Database
 from service.errors import exception_handlers, problem_details
+from service.logs import AccessLogMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await http.aclose()
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[TaskController, HealthController, root],
         lifespan=[lifespan],
-        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
+        dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
         middleware=[
             DefineMiddleware(
                 BearerAuthMiddleware,
@@ -106,6 +107,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         request_max_body_size=settings.max_body_bytes,
-        # The process configures logging (service.cli); the app only emits records.
+        # The process configures logging (service.logs); the app only emits records.
         logging_config=None,
     )
+    if settings.access_log:
+        # Around Litestar's whole handler rather than as route middleware, so requests that
+        # match no route (404, 405) and those refused before routing are logged too.
+        app.asgi_handler = AccessLogMiddleware(app.asgi_handler)
+    return app

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from service import database, embedded, migrations
+from service import database, embedded, logs, migrations
 from service.app import create_app
 from service.auth import issue_token
 from service.config import Settings, SettingsError, load_settings
@@ -72,7 +72,8 @@ def serve(settings: Settings) -> None:
         workers=settings.workers,
         loop="uvloop",
         http="httptools",
-        log_level=settings.log_level.lower(),
+        log_config=logs.dict_config(settings.log_level, settings.log_format),
+        access_log=False,  # ours is service.logs.AccessLogMiddleware
         server_header=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"task-api: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
 
     try:
         if args.command == "token":

@@ -11,6 +11,8 @@ import msgspec
 from dotenv import dotenv_values
 from msgspec import Meta
 
+from service.logs import LogFormat
+
 PositiveFloat = Annotated[float, Meta(gt=0)]
 PositiveInt = Annotated[int, Meta(gt=0)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
@@ -25,6 +27,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     workers: PositiveInt = 1
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: str = "INFO"
+    log_format: LogFormat = "auto"
+    access_log: bool = True
 
     database_url: str = ""
     db_pool_min_size: Annotated[int, Meta(ge=0)] = 1

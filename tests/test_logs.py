@@ -1,0 +1,106 @@
+"""Logs: one structured line per event, an access line per request, nothing lost at exit."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from service import logs
+from service.app import create_app
+from tests.conftest import ALICE, make_settings
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[io.StringIO, logging.Handler]]:
+    """Our handler on the root logger, writing JSON to a string; restored afterwards."""
+    stream = io.StringIO()
+    handler = logs.handler("json", stream)
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream, handler
+    root.removeHandler(handler)
+    root.setLevel(saved_level)
+    handler.close()
+
+
+def lines(stream: io.StringIO, handler: logging.Handler) -> list[dict[str, object]]:
+    handler.flush()
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def test_every_request_gets_one_access_line_with_the_route_template(
+    migrated: str, captured: tuple[io.StringIO, logging.Handler]
+) -> None:
+    async with AsyncTestClient(app=create_app(make_settings(migrated))) as client:
+        await client.get("/api/alice/tasks", headers=ALICE)
+        await client.get("/api/alice/tasks")  # 401
+        await client.get("/no/such/route")
+    access = [line for line in lines(*captured) if line["logger"] == "service.access"]
+    assert [(line["method"], line["route"], line["status"]) for line in access] == [
+        ("GET", "/api/{user_id}/tasks", 200),
+        ("GET", "/api/{user_id}/tasks", 401),
+        ("GET", "(no route)", 404),
+    ]
+    first = access[0]
+    assert first["level"] == "info"
+    assert first["message"] == "GET /api/{user_id}/tasks 200"
+    assert isinstance(first["duration_ms"], float)
+    assert str(first["time"]).endswith("Z")
+    assert "alice" not in json.dumps(access)  # the template, never the user's path
+
+
+async def test_access_log_can_be_turned_off(migrated: str, captured: tuple[io.StringIO, logging.Handler]) -> None:
+    async with AsyncTestClient(app=create_app(make_settings(migrated, access_log=False))) as client:
+        await client.get("/api/alice/tasks", headers=ALICE)
+    assert not [line for line in lines(*captured) if line["logger"] == "service.access"]
+
+
+def test_warnings_are_written_at_once_and_info_in_batches() -> None:
+    stream = io.StringIO()
+    handler = logs.handler("json", stream)
+    logger = logging.getLogger("tests.batching")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        logger.warning("now")
+        assert json.loads(stream.getvalue())["message"] == "now"
+        logger.info("later")
+        assert "later" not in stream.getvalue()
+        handler.close()  # what logging.shutdown() does at exit
+        assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "later"
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_exceptions_keep_their_traceback_in_the_log() -> None:
+    stream = io.StringIO()
+    handler = logs.handler("json", stream)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, None)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    handler.handle(record)
+    line = json.loads(stream.getvalue())
+    assert line["level"] == "error"
+    assert "ValueError: boom" in line["exception"]
+    handler.close()
+
+
+def test_text_format_is_for_people() -> None:
+    stream = io.StringIO()
+    handler = logs.handler("text", stream)
+    record = logging.LogRecord("service.access", logging.INFO, __file__, 1, "GET / 200", None, None)
+    record.fields = {"status": 200}
+    handler.handle(record)
+    handler.close()
+    assert stream.getvalue().rstrip().endswith("INFO service.access: GET / 200 status=200")
