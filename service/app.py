@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,12 +27,27 @@ from service.logs import AccessLogMiddleware
 
 log = logging.getLogger(__name__)
 
+GC_GENERATION0_THRESHOLD = 20_000  # Python's default is 700 (2,000 from 3.13)
+
 API_DESCRIPTION = """\
 Per-user tasks for the web app. Every `/api/...` call needs `Authorization: Bearer <JWT>`,
 a token issued by Better Auth whose `sub` is the `{user_id}` in the path.
 Press **Authorize**, paste a token (`make token USER=alice` prints one), and try any call.
 Errors are RFC 9457 problem details (`application/problem+json`).
 """
+
+
+def calm_the_garbage_collector() -> None:
+    """Keep collections off the request path's tail.
+
+    Everything alive after start-up (modules, the app, the pool) lives as long as the process:
+    freezing it spares every full collection from scanning it again. A request allocates a few
+    hundred short-lived objects; a higher first-generation threshold collects them in fewer,
+    not larger, pauses.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GENERATION0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def provide_db(state: State) -> Database:
@@ -62,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.migration_ids = migrations.migration_ids()
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
+        calm_the_garbage_collector()
         try:
             yield
         finally:
