@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck migrate rollback token clean loadtest
+.PHONY: run test lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -20,8 +20,8 @@ test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embe
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check service tests loadtest
-	$(VENV)/bin/ruff format --check service tests loadtest
+	$(VENV)/bin/ruff check service tests bench loadtest
+	$(VENV)/bin/ruff format --check service tests bench loadtest
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -47,6 +47,10 @@ loadtest: $(LOADTEST_STAMP) ## Locust against TARGET_URL (or a service it starts
 	USERS='$(USERS)' SPAWN_RATE='$(SPAWN_RATE)' DURATION='$(DURATION)' TARGET_URL='$(TARGET_URL)' \
 	LOADTEST_P95_READ_MS='$(LOADTEST_P95_READ_MS)' LOADTEST_P95_WRITE_MS='$(LOADTEST_P95_WRITE_MS)' \
 	LOADTEST_MAX_ERRORS='$(LOADTEST_MAX_ERRORS)' $(PY) -m loadtest.run
+
+# BENCH_ROUNDS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_ONLY: see bench/run.py and docs/benchmarks.md.
+bench: $(STAMP) ## wrk against the service and two reference points, one worker each (needs wrk)
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

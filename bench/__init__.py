@@ -1,0 +1,1 @@
+"""`make bench`: the service against reference points, measured with wrk in one run."""
