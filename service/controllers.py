@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -52,13 +53,10 @@ BODY_PROBLEMS = {
 
 
 async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: a body must be JSON (415 otherwise); ``opt={"body": "required"}`` also refuses none at all."""
-    rule = handler.opt.get("body")
-    if rule is None:
-        return
+    """Guard: a body must be JSON (415 otherwise); unless ``opt={"body": "optional"}``, one is required."""
     headers = connection.headers
     if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
-        if rule == "required":
+        if handler.opt.get("body") != "optional":
             raise ClientException(detail="a JSON request body is required")
         return
     media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -103,7 +101,6 @@ class TaskController(Controller):
     @post(
         "/",
         guards=[json_body],
-        opt={"body": "required"},
         summary="Create a task",
         responses={k: v for k, v in BODY_PROBLEMS.items() if k != 404},
         response_headers=[LOCATION],
@@ -122,7 +119,6 @@ class TaskController(Controller):
     @put(
         "/{task_id:str}",
         guards=[json_body],
-        opt={"body": "required"},
         summary="Replace a task",
         description="Sets title and description (an omitted description becomes null); "
         "`completed` is set when given and kept when omitted.",
@@ -137,7 +133,6 @@ class TaskController(Controller):
     @patch(
         "/{task_id:str}",
         guards=[json_body],
-        opt={"body": "required"},
         summary="Update some fields of a task",
         description="Changes only the fields given; at least one is required. "
         "`description: null` clears the description.",
@@ -179,7 +174,7 @@ class TaskController(Controller):
 class HealthController(Controller):
     path = "/health"
     tags = ("health",)
-    exclude_from_auth = True
+    opt = MappingProxyType({"exclude_from_auth": True})  # handed to each handler below
 
     @get("/", summary="Liveness", description="The process answers; the database is not consulted.")
     async def live(self) -> Health:
