@@ -24,6 +24,7 @@ from service.controllers import HealthController, TaskController, root
 from service.database import Database
 from service.errors import exception_handlers, problem_details
 from service.logs import AccessLogMiddleware
+from service.request_id import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Location", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID"],
             max_age=600,
         ),
         openapi_config=OpenAPIConfig(
@@ -127,8 +128,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.logs); the app only emits records.
         logging_config=None,
     )
+    # Around Litestar's whole handler rather than as route middleware, so requests that match
+    # no route (404, 405) and those refused before routing get an id and a log line too.
     if settings.access_log:
-        # Around Litestar's whole handler rather than as route middleware, so requests that
-        # match no route (404, 405) and those refused before routing are logged too.
         app.asgi_handler = AccessLogMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

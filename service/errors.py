@@ -16,6 +16,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
+from service import request_id
+
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
@@ -33,12 +35,27 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
-    """An error body (RFC 9457). ``errors`` lists each offending input of a validation error."""
+    """An error body (RFC 9457). ``errors`` lists each offending input of a validation error;
+    ``request_id`` is the response's X-Request-ID, to quote when reporting a problem."""
 
     status: int
     title: str
     detail: str
     errors: list[dict[str, Any]] | None = None
+    request_id: str | None = None
+
+
+def problem(
+    status: int, detail: str, *, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+) -> ProblemDetailsException:
+    """The one way an error body is made here: RFC 9457 fields, plus the request's id."""
+    return ProblemDetailsException(
+        status_code=status,
+        title=HTTPStatus(status).phrase,
+        detail=detail,
+        headers=headers,
+        extra={**(extra or {}), "request_id": request_id.current()},
+    )
 
 
 # msgspec names the offending field in its message; lift it into the error's "key".
@@ -67,32 +84,19 @@ def _problem(exc: HTTPException) -> ProblemDetailsException:
         extra = {"errors": errors}
         # Litestar's detail only names the route; say what is wrong.
         detail = "; ".join(f"{error.get('key', 'body')}: {error.get('message')}" for error in errors)
-    return ProblemDetailsException(
-        status_code=exc.status_code,
-        title=HTTPStatus(exc.status_code).phrase,
-        detail=detail,
-        headers=exc.headers,
-        extra=extra,
-    )
+    return problem(exc.status_code, detail, headers=exc.headers, extra=extra)
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
-    return ProblemDetailsException(
-        status_code=503,
-        title=HTTPStatus.SERVICE_UNAVAILABLE.phrase,
-        detail="the database is unavailable; try again shortly",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    return problem(
+        503, "the database is unavailable; try again shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}
     ).to_response(request)
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error during %s %s", request.method, request.url.path, exc_info=exc)
-    return ProblemDetailsException(
-        status_code=500,
-        title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
-        detail="the server failed to handle this request; it has been logged",
-    ).to_response(request)
+    return problem(500, "the server failed to handle this request; it has been logged").to_response(request)
 
 
 problem_details = ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _problem}))

@@ -20,6 +20,8 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import request_id
+
 LogFormat = Literal["auto", "json", "text"]
 FLUSH_SECONDS = 0.5
 FLUSH_LINES = 256
@@ -42,6 +44,8 @@ class JSONFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             line.update(fields)
+        if (current_request := request_id.current()) is not None:
+            line["request_id"] = current_request
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return self._encode(line).decode()
@@ -58,6 +62,8 @@ class TextFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if fields:
             line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+        if (current_request := request_id.current()) is not None:
+            line += f" request_id={current_request}"
         return line
 
 

@@ -94,3 +94,10 @@ async def scratch_url(admin: asyncpg.Connection, migrated: str) -> AsyncIterator
         yield urlunsplit(urlsplit(migrated)._replace(path=f"/{name}"))
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def problem_of(response: Any) -> dict[str, Any]:
+    """A problem body without its request_id, once that is checked to be the response's X-Request-ID."""
+    body: dict[str, Any] = dict(response.json())
+    assert body.pop("request_id") == response.headers["x-request-id"]
+    return body

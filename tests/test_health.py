@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from service import migrations
 from service.app import create_app
 from service.database import asyncpg_dsn
-from tests.conftest import ALICE, TestClient, make_settings
+from tests.conftest import ALICE, TestClient, make_settings, problem_of
 from tests.proxy import PostgresProxy
 
 
@@ -90,7 +90,7 @@ async def test_an_unexpected_error_is_a_500_that_reveals_nothing(
         response = await client.get("/api/alice/tasks", headers=ALICE)
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {
+    assert problem_of(response) == {
         "status": 500,
         "title": "Internal Server Error",
         "detail": "the server failed to handle this request; it has been logged",

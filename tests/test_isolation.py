@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import ALICE, BOB, TestClient, bearer
+from tests.conftest import ALICE, BOB, TestClient, bearer, problem_of
 
 # (method, path suffix after the task id, JSON body or None)
 TASK_CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -45,7 +45,7 @@ async def test_another_users_task_is_404_through_their_own_path(
     response = await client.request(method, f"/api/bob/tasks/{alices_task['id']}{suffix}", json=body, headers=BOB)
     assert response.status_code == 404
     # The same answer as for a task that never existed: nothing reveals that it does.
-    assert response.json() == {"status": 404, "title": "Not Found", "detail": "task not found"}
+    assert problem_of(response) == {"status": 404, "title": "Not Found", "detail": "task not found"}
     assert await snapshot(admin) == before
 
 

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from tests.conftest import ALICE, TestClient
+from tests.conftest import ALICE, TestClient, problem_of
 
 JSON = {"Content-Type": "application/json"}
 
@@ -82,7 +82,7 @@ async def test_get_unknown_task_is_404(client: TestClient) -> None:
     response = await client.get(f"/api/alice/tasks/{uuid4()}", headers=ALICE)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {"status": 404, "title": "Not Found", "detail": "task not found"}
+    assert problem_of(response) == {"status": 404, "title": "Not Found", "detail": "task not found"}
 
 
 @pytest.mark.parametrize(
