@@ -1,0 +1,56 @@
+"""Overload answers fast: a full pool and a statement past statement_timeout are a 503, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from service.app import create_app
+from service.database import Database
+from tests.conftest import ALICE, make_settings, problem_of
+
+
+async def test_an_exhausted_pool_answers_503_after_the_acquire_timeout(migrated: str) -> None:
+    app = create_app(make_settings(migrated, db_pool_min_size=1, db_pool_max_size=1, db_pool_acquire_timeout=0.3))
+    async with AsyncTestClient(app=app) as client:
+        db: Database = app.state.db
+        held = await db.pool.acquire()  # what a slow request would do with the only connection
+        try:
+            started = time.monotonic()
+            # Bounded, so a regression fails the test instead of hanging it.
+            response = await asyncio.wait_for(client.get("/api/alice/tasks", headers=ALICE), timeout=5)
+            waited = time.monotonic() - started
+        finally:
+            await db.pool.release(held)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert problem_of(response)["detail"] == "the database is unavailable; try again shortly"
+        assert 0.3 <= waited < 3
+        # The connection is back: the next request is served.
+        assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
+
+
+async def test_a_statement_past_statement_timeout_is_cancelled_and_the_connection_reused(
+    migrated: str, admin: asyncpg.Connection
+) -> None:
+    app = create_app(make_settings(migrated, db_pool_max_size=1, db_statement_timeout_ms=200))
+    async with AsyncTestClient(app=app) as client:
+        created = await client.post("/api/alice/tasks", json={"title": "locked"}, headers=ALICE)
+        path = created.headers["location"]
+        async with admin.transaction():
+            # Another session holds the row, so the update waits until statement_timeout cancels it.
+            await admin.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", created.json()["id"])
+            started = time.monotonic()
+            blocked = await asyncio.wait_for(client.patch(path, json={"title": "changed"}, headers=ALICE), timeout=5)
+            waited = time.monotonic() - started
+        assert blocked.status_code == 503
+        assert blocked.headers["retry-after"] == "5"
+        assert 0.2 <= waited < 3
+        # Nothing half-happened, and the pool's only connection still works.
+        after = await client.get(path, headers=ALICE)
+        assert after.status_code == 200
+        assert after.json()["title"] == "locked"
+        assert (await client.patch(path, json={"title": "changed"}, headers=ALICE)).json()["title"] == "changed"
