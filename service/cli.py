@@ -77,6 +77,7 @@ def serve(settings: Settings) -> None:
         server_header=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

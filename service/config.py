@@ -26,6 +26,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     port: Port = 8000
     workers: PositiveInt = 1
     forwarded_allow_ips: str = "127.0.0.1"
+    shutdown_grace_seconds: PositiveInt = 20
     log_level: str = "INFO"
     log_format: LogFormat = "auto"
     access_log: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,11 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import jwt
 import pytest
 
-from tests.conftest import SECRET
+from service.auth import issue_token
+from tests.conftest import SECRET, make_settings
 
 
 def free_port() -> int:
@@ -44,14 +47,13 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key in keep}
 
 
-@pytest.fixture
-def server(migrated: str, base_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+def start_server(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """``python -m service serve`` on a free port; returns once /health answers."""
     port = free_port()
-    env = {**base_env, "DATABASE_URL": migrated, "BETTER_AUTH_SECRET": SECRET, "PORT": str(port), "WORKERS": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "serve"],
-        env=env,
-        cwd=tmp_path,
+        env={**env, "PORT": str(port)},
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -61,7 +63,7 @@ def server(migrated: str, base_env: dict[str, str], tmp_path: Path) -> Iterator[
     while True:
         try:
             if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
+                return process, base
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
@@ -69,17 +71,27 @@ def server(migrated: str, base_env: dict[str, str], tmp_path: Path) -> Iterator[
             output = process.communicate()[0]
             pytest.fail(f"server did not start:\n{output}")
         time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@pytest.fixture
+def server(migrated: str, base_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    env = {**base_env, "DATABASE_URL": migrated, "BETTER_AUTH_SECRET": SECRET, "WORKERS": "1"}
+    process, base = start_server(env, tmp_path)
     try:
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=15) == 0, process.communicate()[0]
-        finally:
-            if process.poll() is None:
-                process.kill()
-            if process.stdout is not None:
-                process.stdout.close()
+        assert stop(process) == 0
 
 
 def test_served_over_http_with_a_token_from_the_cli(server: str, base_env: dict[str, str], tmp_path: Path) -> None:
@@ -210,3 +222,30 @@ def test_help_lists_every_command(base_env: dict[str, str], tmp_path: Path) -> N
     assert result.returncode == 0
     for command in ("serve", "run", "migrate", "rollback", "token"):
         assert command in result.stdout
+
+
+async def test_sigterm_lets_accepted_requests_finish_then_exits_0(
+    migrated: str, admin: asyncpg.Connection, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**base_env, "DATABASE_URL": migrated, "BETTER_AUTH_SECRET": SECRET, "WORKERS": "1"}
+    process, base = start_server(env, tmp_path)
+    headers = {"Authorization": f"Bearer {issue_token(make_settings(migrated), 'alice')}"}
+    try:
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=20) as client:
+            created = await client.post("/api/alice/tasks", json={"title": "in flight"})
+            path = created.headers["location"]
+        # Each request on its own connection, blocked in the database on a row we hold.
+        clients = [httpx.AsyncClient(base_url=base, headers=headers, timeout=20) for _ in range(10)]
+        async with admin.transaction():
+            await admin.execute("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", created.json()["id"])
+            in_flight = [asyncio.create_task(c.patch(f"{path}/complete", json={"completed": True})) for c in clients]
+            await asyncio.sleep(0.5)  # all ten are accepted and waiting on the lock
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+        responses = await asyncio.gather(*in_flight)
+        for each in clients:
+            await each.aclose()
+        assert [response.status_code for response in responses] == [200] * 10
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    finally:
+        stop(process)
