@@ -54,3 +54,21 @@ async def test_a_statement_past_statement_timeout_is_cancelled_and_the_connectio
         assert after.status_code == 200
         assert after.json()["title"] == "locked"
         assert (await client.patch(path, json={"title": "changed"}, headers=ALICE)).json()["title"] == "changed"
+
+
+async def test_connections_the_server_dropped_while_idle_are_not_handed_to_a_request(
+    migrated: str, admin: asyncpg.Connection
+) -> None:
+    # What Neon does to idle connections when it suspends a compute, and a restart does to all.
+    app = create_app(make_settings(migrated, db_pool_min_size=3, db_application_name="dropped-while-idle"))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            "dropped-while-idle",
+        )
+        assert dropped >= 1
+        await asyncio.sleep(0.2)  # the server's goodbye reaches the idle sockets
+        for _ in range(5):
+            response = await asyncio.wait_for(client.get("/api/alice/tasks", headers=ALICE), timeout=5)
+            assert response.status_code == 200, response.text
