@@ -17,13 +17,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from service import database, migrations
+from service import database, metrics, migrations
 from service.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
 from service.config import Settings, load_settings
 from service.controllers import HealthController, TaskController, root
 from service.database import Database
 from service.errors import exception_handlers, problem_details
-from service.logs import AccessLogMiddleware
+from service.observe import ObserveRequests
 from service.request_id import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
@@ -72,22 +72,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
             min_refetch_seconds=settings.jwks_min_refetch_seconds,
         )
 
+    optional_routes = [metrics.MetricsController] if settings.metrics_enabled else []
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await database.create_pool(settings)
         app.state.db = Database(pool, acquire_timeout=settings.db_pool_acquire_timeout)
         app.state.migration_ids = migrations.migration_ids()
+        metrics.pools.databases.append(app.state.db)
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
         calm_the_garbage_collector()
         try:
             yield
         finally:
+            metrics.pools.databases.remove(app.state.db)
             await http.aclose()
             await pool.close()
 
     app = Litestar(
-        route_handlers=[TaskController, HealthController, root],
+        route_handlers=[TaskController, HealthController, root, *optional_routes],
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
         middleware=[
@@ -96,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 verifier=TokenVerifier(settings, jwks),
                 exclude=["^/docs"],  # the OpenAPI routes; /health and / say exclude_from_auth
                 exclude_http_methods=["OPTIONS"],
-            )
+            ),
         ],
         plugins=[problem_details],
         exception_handlers=exception_handlers,
@@ -130,7 +134,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.
-    if settings.access_log:
-        app.asgi_handler = AccessLogMiddleware(app.asgi_handler)
+    app.asgi_handler = ObserveRequests(app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled)
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

@@ -30,6 +30,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     log_level: str = "INFO"
     log_format: LogFormat = "auto"
     access_log: bool = True
+    metrics_enabled: bool = True
 
     database_url: str = ""
     db_pool_min_size: Annotated[int, Meta(ge=0)] = 1

@@ -30,23 +30,40 @@ class Database:
     would rather answer 503 (``asyncio.TimeoutError`` maps to it) than hang.
     """
 
-    __slots__ = ("acquire_timeout", "pool")
+    __slots__ = ("acquire_timeout", "pool", "waiting")
 
     def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float):
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        self.waiting = 0  # requests waiting for a connection now (a metrics gauge)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        self.waiting += 1
+        try:
+            return await self.pool.acquire(timeout=self.acquire_timeout)
+        finally:
+            self.waiting -= 1
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+        connection = await self._acquire()
+        try:
             return await connection.fetch(query, *args)  # type: ignore[no-any-return]
+        finally:
+            await self.pool.release(connection)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+        connection = await self._acquire()
+        try:
             return await connection.fetchrow(query, *args)
+        finally:
+            await self.pool.release(connection)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
+        connection = await self._acquire()
+        try:
             return await connection.fetchval(query, *args)
+        finally:
+            await self.pool.release(connection)
 
 
 _SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg", "postgres+asyncpg"}

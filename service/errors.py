@@ -17,6 +17,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.types import ExceptionHandlersMap
 
 from service import request_id
+from service.metrics import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def _problem(exc: HTTPException) -> ProblemDetailsException:
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    database_unavailable.labels(type(exc).__name__).inc()
     log.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
     return problem(
         503, "the database is unavailable; try again shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}

@@ -1,5 +1,5 @@
-"""Logging: one line per event on stderr, JSON for containers or text for a terminal, and an
-access log cheap enough for the hot path.
+"""Logging: one line per event on stderr, JSON for containers or text for a terminal, cheap
+enough for an access line per request (service.observe).
 
 Lines are buffered and written every FLUSH_SECONDS, at once for WARNING and above, and at exit.
 Writing and flushing a line per request costs more than serving a task list does (measured in
@@ -12,21 +12,16 @@ import logging
 import logging.config
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
 import msgspec
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import request_id
 
 LogFormat = Literal["auto", "json", "text"]
 FLUSH_SECONDS = 0.5
 FLUSH_LINES = 256
-
-access_log = logging.getLogger("service.access")
 
 
 class JSONFormatter(logging.Formatter):
@@ -141,40 +136,3 @@ def dict_config(level: str, log_format: LogFormat) -> dict[str, Any]:
 
 def configure(level: str, log_format: LogFormat) -> None:
     logging.config.dictConfig(dict_config(level, log_format))
-
-
-class AccessLogMiddleware:
-    """One ``service.access`` line per HTTP request: method, route template, status, duration.
-
-    The route template (``/api/{user_id}/tasks``), not the path, so lines group by endpoint
-    and carry no user id.
-    """
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or not access_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note_status)
-        finally:
-            method = scope.get("method", "")
-            route = scope.get("path_template") or "(no route)"
-            fields = {
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-            access_log.info("%s %s %d", method, route, status, extra={"fields": fields})
