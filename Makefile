@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck migrate rollback token clean loadtest bench
+.PHONY: run test test-pgbouncer lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -18,6 +18,9 @@ run: $(STAMP) ## migrate and serve on HOST:PORT (embedded PostgreSQL when DATABA
 
 test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embedded unless TEST_DATABASE_URL)
 	$(PY) -m pytest
+
+test-pgbouncer: $(STAMP) ## the service through a real PgBouncer in transaction mode (needs pgbouncer)
+	$(PY) -m pytest -m pgbouncer
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check service tests bench loadtest

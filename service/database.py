@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import msgspec
 
 from service.config import Settings
 
@@ -167,6 +168,17 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
     while True:
         try:
             return await _open_checked_pool(settings)
+        except asyncpg.ProtocolViolationError as exc:
+            if "statement_timeout" not in str(exc) or not settings.db_statement_timeout_ms:
+                raise RuntimeError(f"PostgreSQL at {redacted(settings.database_url)} refused us: {exc}") from exc
+            # PgBouncer (so Neon's pooled endpoint) refuses run-time settings at connect time.
+            log.warning(
+                "the server refuses statement_timeout as a connection setting (a pooler such as PgBouncer); "
+                "connecting without it. Set it on the role instead: ALTER ROLE <user> SET statement_timeout = "
+                "'%dms', and DB_STATEMENT_TIMEOUT_MS=0",
+                settings.db_statement_timeout_ms,
+            )
+            settings = msgspec.structs.replace(settings, db_statement_timeout_ms=0)
         except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as exc:
             # Waiting will not fix a wrong password or a missing database.
             raise RuntimeError(
