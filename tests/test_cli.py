@@ -249,3 +249,27 @@ async def test_sigterm_lets_accepted_requests_finish_then_exits_0(
         assert await asyncio.to_thread(process.wait, 15) == 0
     finally:
         stop(process)
+
+
+def test_instances_started_together_all_come_up_and_migrate_once(
+    scratch_url: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    # What a deployment of several containers does: each runs `migrate`, then serves.
+    env = {**base_env, "DATABASE_URL": scratch_url, "BETTER_AUTH_SECRET": SECRET}
+    migrators = [
+        subprocess.Popen(
+            [sys.executable, "-m", "service", "migrate"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=60)[1] for process in migrators]
+    assert [process.returncode for process in migrators] == [0, 0, 0], outputs
+    assert sum("migrations applied: 0001.create-tasks" in output for output in outputs) == 1
+    assert sum("none pending" in output for output in outputs) == 2
+
+    servers = [start_server({**env, "WORKERS": "1"}, tmp_path) for _ in range(3)]
+    try:
+        for _process, base in servers:
+            assert httpx.get(f"{base}/health/ready").status_code == 200
+    finally:
+        assert [stop(process) for process, _base in servers] == [0, 0, 0]
