@@ -342,8 +342,7 @@ def main() -> int:
         print("bench: wrk is not installed (Debian/Ubuntu: sudo apt-get install wrk)", file=sys.stderr)
         return 2
     OUT.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="task-api-bench-") as directory, ExitStack() as servers:
-        database_url = embedded.start(Path(directory) / "pg", delete_on_exit=True)
+    with embedded.temporary() as database_url, ExitStack() as servers:
         migrations.apply(database_url)
         ids = asyncio.run(seed(database_url))
         secret = secrets.token_urlsafe(48)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +48,7 @@ def _is_running(pid: int) -> bool:
     return True
 
 
-def start(data_dir: str | Path, *, delete_on_exit: bool = False) -> str:
-    """Start (or reuse) the server for ``data_dir`` and return its ``postgresql://`` URL."""
+def _server(data_dir: str | Path, *, delete_on_exit: bool) -> Any:
     try:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp.
@@ -60,6 +63,29 @@ def start(data_dir: str | Path, *, delete_on_exit: bool = False) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_users(path)
     server = get_server(path, cleanup_mode="delete" if delete_on_exit else "stop")
-    url: str = server.get_uri()
     log.info("embedded PostgreSQL running, data in %s", path)
+    return server
+
+
+def start(data_dir: str | Path) -> str:
+    """Start (or reuse) the server for ``data_dir`` and return its ``postgresql://`` URL.
+
+    It stops when the last process using it exits; the data stays.
+    """
+    url: str = _server(data_dir, delete_on_exit=False).get_uri()
     return url
+
+
+@contextmanager
+def temporary() -> Iterator[str]:
+    """A server in a new temporary directory for tests and benchmarks, stopped and removed afterwards.
+
+    Stopped explicitly before the directory goes: once its data directory is deleted, the server
+    no longer finds its list of users at exit, and would run on.
+    """
+    with tempfile.TemporaryDirectory(prefix="task-api-pg-") as directory:
+        server = _server(Path(directory) / "pg", delete_on_exit=True)
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()

@@ -6,7 +6,6 @@ TEST_DATABASE_URL's database is wiped: the suite migrates it and truncates tasks
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -34,8 +33,8 @@ def database_url() -> Iterator[str]:
     if url:
         yield url
         return
-    with tempfile.TemporaryDirectory(prefix="task-api-test-") as directory:
-        yield embedded.start(os.path.join(directory, "pg"), delete_on_exit=True)
+    with embedded.temporary() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from service import embedded
@@ -29,3 +30,15 @@ def test_a_missing_or_unreadable_list_is_left_alone(tmp_path: Path) -> None:
     (tmp_path / embedded.HANDLES_FILE).write_text("not json")
     embedded._forget_dead_users(tmp_path)
     assert (tmp_path / embedded.HANDLES_FILE).read_text() == "not json"
+
+
+def test_a_temporary_server_is_stopped_and_removed_when_done() -> None:
+    with embedded.temporary() as url:
+        data_dir = Path(url.split("host=", 1)[1])
+        postmaster = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+        assert embedded._is_running(postmaster)
+    deadline = time.monotonic() + 10
+    while embedded._is_running(postmaster) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not embedded._is_running(postmaster)
+    assert not data_dir.exists()
