@@ -5,6 +5,9 @@ TEST_DATABASE_URL's database is wiped: the suite migrates it and truncates tasks
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +20,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from service import embedded, migrations
+from service import embedded, logs, migrations
 from service.app import create_app
 from service.auth import issue_token
 from service.config import Settings, load_settings
@@ -100,3 +103,28 @@ def problem_of(response: Any) -> dict[str, Any]:
     body: dict[str, Any] = dict(response.json())
     assert body.pop("request_id") == response.headers["x-request-id"]
     return body
+
+
+class CapturedLog:
+    """Our log handler on the root logger, writing JSON lines to memory."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+        self.handler = logs.handler("json", self.stream)
+
+    def lines(self) -> list[dict[str, Any]]:
+        self.handler.flush()
+        return [json.loads(line) for line in self.stream.getvalue().splitlines()]
+
+
+@pytest.fixture
+def json_log() -> Iterator[CapturedLog]:
+    captured = CapturedLog()
+    root = logging.getLogger()
+    saved_level = root.level
+    root.addHandler(captured.handler)
+    root.setLevel(logging.INFO)
+    yield captured
+    root.removeHandler(captured.handler)
+    root.setLevel(saved_level)
+    captured.handler.close()

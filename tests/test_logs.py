@@ -6,44 +6,20 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
 
-import pytest
 from litestar.testing import AsyncTestClient
 
 from service import logs
 from service.app import create_app
-from tests.conftest import ALICE, make_settings
+from tests.conftest import ALICE, CapturedLog, make_settings
 
 
-@pytest.fixture
-def captured() -> Iterator[tuple[io.StringIO, logging.Handler]]:
-    """Our handler on the root logger, writing JSON to a string; restored afterwards."""
-    stream = io.StringIO()
-    handler = logs.handler("json", stream)
-    root = logging.getLogger()
-    saved_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream, handler
-    root.removeHandler(handler)
-    root.setLevel(saved_level)
-    handler.close()
-
-
-def lines(stream: io.StringIO, handler: logging.Handler) -> list[dict[str, object]]:
-    handler.flush()
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-
-async def test_every_request_gets_one_access_line_with_the_route_template(
-    migrated: str, captured: tuple[io.StringIO, logging.Handler]
-) -> None:
+async def test_every_request_gets_one_access_line_with_the_route_template(migrated: str, json_log: CapturedLog) -> None:
     async with AsyncTestClient(app=create_app(make_settings(migrated))) as client:
         await client.get("/api/alice/tasks", headers=ALICE)
         await client.get("/api/alice/tasks")  # 401
         await client.get("/no/such/route")
-    access = [line for line in lines(*captured) if line["logger"] == "service.access"]
+    access = [line for line in json_log.lines() if line["logger"] == "service.access"]
     assert [(line["method"], line["route"], line["status"]) for line in access] == [
         ("GET", "/api/{user_id}/tasks", 200),
         ("GET", "/api/{user_id}/tasks", 401),
@@ -57,10 +33,10 @@ async def test_every_request_gets_one_access_line_with_the_route_template(
     assert "alice" not in json.dumps(access)  # the template, never the user's path
 
 
-async def test_access_log_can_be_turned_off(migrated: str, captured: tuple[io.StringIO, logging.Handler]) -> None:
+async def test_access_log_can_be_turned_off(migrated: str, json_log: CapturedLog) -> None:
     async with AsyncTestClient(app=create_app(make_settings(migrated, access_log=False))) as client:
         await client.get("/api/alice/tasks", headers=ALICE)
-    assert not [line for line in lines(*captured) if line["logger"] == "service.access"]
+    assert not [line for line in json_log.lines() if line["logger"] == "service.access"]
 
 
 def test_warnings_are_written_at_once_and_info_in_batches() -> None:

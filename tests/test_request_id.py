@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import json
-import logging
 import re
-from collections.abc import Iterator
 
 import pytest
 
-from service import logs
-from tests.conftest import ALICE, TestClient
-
-
-@pytest.fixture
-def log_lines() -> Iterator[tuple[io.StringIO, logging.Handler]]:
-    stream = io.StringIO()
-    handler = logs.handler("json", stream)
-    root = logging.getLogger()
-    saved = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream, handler
-    root.removeHandler(handler)
-    root.setLevel(saved)
-    handler.close()
+from tests.conftest import ALICE, CapturedLog, TestClient
 
 
 async def test_a_new_id_is_made_when_none_is_given(client: TestClient) -> None:
@@ -53,13 +34,9 @@ async def test_problem_bodies_carry_the_id(client: TestClient) -> None:
     assert response.headers["x-request-id"] == "trace-1"
 
 
-async def test_log_lines_of_a_request_carry_its_id(
-    client: TestClient, log_lines: tuple[io.StringIO, logging.Handler]
-) -> None:
+async def test_log_lines_of_a_request_carry_its_id(client: TestClient, json_log: CapturedLog) -> None:
     await client.get("/api/alice/tasks", headers={**ALICE, "X-Request-ID": "trace-2"})
-    stream, handler = log_lines
-    handler.flush()
-    access = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = json_log.lines()
     assert [line["request_id"] for line in access if line["logger"] == "service.access"] == ["trace-2"]
 
 
