@@ -73,7 +73,7 @@ def serve(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         log_config=logs.dict_config(settings.log_level, settings.log_format),
-        access_log=False,  # ours is service.logs.AccessLogMiddleware
+        access_log=False,  # ours is service.observe.ObserveRequests
         server_header=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
