@@ -201,12 +201,12 @@ def test_migrate_and_rollback_commands(scratch_url: str, base_env: dict[str, str
     env = {**base_env, "DATABASE_URL": scratch_url}
     migrated = task_api("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    assert "migrations applied: 0001.create-tasks" in migrated.stderr
+    assert "migrations applied: 0001.create-tasks, 0002.organise-tasks" in migrated.stderr
     again = task_api("migrate", env=env, cwd=tmp_path)
     assert "none pending" in again.stderr
     rolled_back = task_api("rollback", env=env, cwd=tmp_path)
     assert rolled_back.returncode == 0, rolled_back.stderr
-    assert "migrations rolled back: 0001.create-tasks" in rolled_back.stderr
+    assert "migrations rolled back: 0002.organise-tasks" in rolled_back.stderr
 
 
 def test_dotenv_file_is_read_and_the_environment_wins(base_env: dict[str, str], tmp_path: Path) -> None:

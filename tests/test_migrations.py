@@ -27,7 +27,7 @@ async def tables(connection: asyncpg.Connection) -> set[str]:
 
 async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connection) -> None:
     every = migrations.migration_ids()
-    assert every[0] == "0001.create-tasks"
+    assert every == ["0001.create-tasks", "0002.organise-tasks"]
 
     assert migrations.apply(scratch_url) == every
     assert "tasks" in await tables(scratch)
@@ -39,6 +39,51 @@ async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connectio
 
     assert migrations.apply(scratch_url) == every
     assert "tasks" in await tables(scratch)
+
+
+FIRST_SCHEMA = (
+    "SELECT user_id, id, title, description, completed, created_at, updated_at FROM tasks ORDER BY user_id, id"
+)
+
+
+async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses_nothing_that_was_there(
+    scratch_url: str, scratch: asyncpg.Connection
+) -> None:
+    migrations.apply(scratch_url)
+    assert migrations.rollback(scratch_url, count=1) == ["0002.organise-tasks"]  # the first schema
+    await scratch.execute(
+        """
+        INSERT INTO tasks (user_id, title, description, completed)
+        SELECT 'user-' || n % 3, 'task ' || n, CASE WHEN n % 2 = 0 THEN 'notes ' || n END, n % 4 = 0
+        FROM generate_series(1, 200) AS n
+        """
+    )
+    await scratch.execute("UPDATE tasks SET title = title || '!' WHERE completed")  # updated_at moves
+    snapshot = FIRST_SCHEMA
+    before = [tuple(row) for row in await scratch.fetch(snapshot)]
+
+    assert migrations.apply(scratch_url) == ["0002.organise-tasks"]
+    assert [tuple(row) for row in await scratch.fetch(snapshot)] == before
+    defaults = await scratch.fetch(
+        "SELECT DISTINCT priority::text, tags, due_at, completed, completed_at = updated_at AS at_last_change,"
+        " completed_at IS NULL AS open FROM tasks ORDER BY completed"
+    )
+    assert [tuple(row) for row in defaults] == [
+        ("medium", [], None, False, None, True),
+        ("medium", [], None, True, True, False),  # completed at the latest when last changed
+    ]
+    # The new columns work on the old rows, and the rollback then keeps the original columns.
+    await scratch.execute(
+        "UPDATE tasks SET priority = 'high', tags = '{kept}', due_at = now() WHERE user_id = 'user-1'"
+    )
+    changed = [tuple(row) for row in await scratch.fetch(snapshot)]
+
+    assert migrations.rollback(scratch_url, count=1) == ["0002.organise-tasks"]
+    assert [tuple(row) for row in await scratch.fetch(snapshot)] == changed
+    assert await scratch.fetchval("SELECT count(*) FROM tasks") == len(before)
+    # And the first schema's trigger is back: a write that changes nothing leaves updated_at alone.
+    unchanged = await scratch.fetchval("UPDATE tasks SET title = title WHERE user_id = 'user-0' RETURNING updated_at")
+    assert unchanged in {row[-1] for row in changed}
 
 
 async def test_concurrent_migrators_take_turns(scratch_url: str, scratch: asyncpg.Connection) -> None:
@@ -97,7 +142,7 @@ async def test_updated_at_moves_only_on_change_and_never_backwards(admin: asyncp
     [
         ("list_tasks", ("user-0042",)),
         ("get_task", ("user-0042", "00000000-0000-0000-0000-000000000000")),
-        ("toggle_task", ("user-0042", "00000000-0000-0000-0000-000000000000")),
+        ("toggle_task", ("user-0042", "00000000-0000-0000-0000-000000000000", None)),
     ],
 )
 async def test_queries_are_index_lookups_starting_from_user_id(
