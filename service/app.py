@@ -20,10 +20,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from service import database, metrics, migrations
 from service.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
 from service.config import Settings, load_settings
-from service.controllers import HealthController, TaskController, root
+from service.controllers import HealthController, TagController, TaskController, root
 from service.database import Database
 from service.errors import exception_handlers, problem_details
 from service.observe import ObserveRequests
+from service.query_params import RejectUnknownQueryParameters, record_allowed_query_parameters
 from service.request_id import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[TaskController, HealthController, root, *optional_routes],
+        route_handlers=[TaskController, TagController, HealthController, root, *optional_routes],
         lifespan=[lifespan],
         dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
         middleware=[
@@ -101,14 +102,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 exclude=["^/docs"],  # the OpenAPI routes; /health and / say exclude_from_auth
                 exclude_http_methods=["OPTIONS"],
             ),
+            RejectUnknownQueryParameters(),
         ],
         plugins=[problem_details],
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
             max_age=600,
         ),
         openapi_config=OpenAPIConfig(
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.logs); the app only emits records.
         logging_config=None,
     )
+    record_allowed_query_parameters(app)
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.
     app.asgi_handler = ObserveRequests(app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled)

@@ -4,27 +4,47 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
-from typing import Any
-from urllib.parse import quote
+from typing import Annotated, Any, cast
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Response, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
-from litestar.exceptions import ClientException, HTTPException, NotFoundException, ServiceUnavailableException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    ServiceUnavailableException,
+    ValidationException,
+)
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Operation, RequestBody
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.spec import Example, Operation, RequestBody
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Redirect
 
-from service import queries
+from service import etags, listing, queries
 from service.database import Database
-from service.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, Problem
-from service.schemas import CompletedUpdate, Health, Task, TaskCreate, TaskReplace, TaskUpdate
+from service.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, Problem, problem
+from service.listing import Sort, TaskQuery
+from service.schemas import (
+    CompletedUpdate,
+    Deleted,
+    Health,
+    Priority,
+    TagCount,
+    Task,
+    TaskCreate,
+    TaskReplace,
+    TaskStats,
+    TaskUpdate,
+    normalise_tag,
+)
 
 Db = NamedDependency[Database]
 UserId = FromPath[str]
@@ -50,6 +70,11 @@ BODY_PROBLEMS = {
     413: _problem("The request body is larger than the service accepts."),
     415: _problem("The request body is not JSON."),
 }
+PRECONDITION_FAILED = _problem(
+    "If-Match did not match the task's current ETag (sent in the ETag header); nothing was written."
+)
+WRITE_PROBLEMS = {**BODY_PROBLEMS, 412: PRECONDITION_FAILED}
+NOT_MODIFIED = ResponseSpec(data_container=None, description="The task still has the ETag given in If-None-Match.")
 
 
 async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -76,6 +101,32 @@ class OptionalBodyOperation(Operation):
 
 
 # Documentation only (the handler sets it); Litestar derives the schema from the value's type.
+ETAG = ResponseHeader(
+    name="ETag",
+    value='"660da8a536a40"',
+    description="The task's version; send it back in If-Match to write only if nobody else has since, "
+    "or in If-None-Match to skip an unchanged download.",
+    documentation_only=True,
+)
+NEXT_PAGE = ResponseHeader(
+    name="Link",
+    value='</api/alice/tasks?limit=100&cursor=...>; rel="next"',
+    description="Present when there is a next page: its URL, with the same filters and sort.",
+    documentation_only=True,
+)
+CONDITIONAL = (
+    "With `If-Match` (the task's ETag), writes only if the task has not changed since; "
+    "otherwise 412 and nothing is written."
+)
+IfMatch = Annotated[
+    str | None, HeaderParameter(name="If-Match", description='ETag(s) the task must still have, e.g. "660da8a536a40".')
+]
+IfNoneMatch = Annotated[
+    str | None, HeaderParameter(name="If-None-Match", description="ETag(s) of a copy you hold; 304 if still current.")
+]
+SEARCH_MAX = 200
+CURSOR_MAX = 1024
+
 LOCATION = ResponseHeader(
     name="Location",
     value="/api/{user_id}/tasks/{task_id}",
@@ -89,60 +140,286 @@ def not_found() -> NotFoundException:
     return NotFoundException(detail="task not found")
 
 
+def bad_parameter(key: str, message: str, source: str = "query") -> ValidationException:
+    return ValidationException(detail=message, extra=[{"key": key, "message": message, "source": source}])
+
+
+def _versions(if_match: str | None) -> list[datetime] | None:
+    try:
+        return etags.if_match_versions(if_match)
+    except etags.BadPrecondition as exc:
+        raise bad_parameter("If-Match", str(exc), source="header") from exc
+
+
+def with_etag(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Task]:
+    return Response(task, status_code=status_code, headers={"ETag": etags.etag(task.updated_at), **(headers or {})})
+
+
+async def written(
+    db: Database, user_id: str, task_id: UUID, task: Task | None, versions: list[datetime] | None
+) -> Response[Task]:
+    """The answer to a write: the task with its new ETag, or why nothing was written (404 or 412)."""
+    if task is not None:
+        return with_etag(task)
+    raise await refused(db, user_id, task_id, versions)
+
+
+async def refused(db: Database, user_id: str, task_id: UUID, versions: list[datetime] | None) -> HTTPException:
+    """A conditional write changed nothing: 412 when the task is there with another ETag, else 404."""
+    if versions is not None and (current := await queries.task_version(db, user_id=user_id, task_id=task_id)):
+        return problem(
+            412,
+            "the task has changed since you read it (If-Match does not match its ETag); "
+            "nothing was written: fetch it again and retry",
+            headers={"ETag": etags.etag(current)},
+        )
+    return not_found()
+
+
+def next_page(request: Request[Any, Any, Any], cursor: str) -> str:
+    """A Link to the same list, same filters, from ``cursor`` on (RFC 8288, relative to this URL)."""
+    query = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
+    return f'<{request.url.path}?{urlencode([*query, ("cursor", cursor)])}>; rel="next"'
+
+
+def task_query(
+    *,
+    completed: bool | None,
+    priority: list[Priority] | None,
+    tag: list[str] | None,
+    due_before: datetime | None,
+    due_after: datetime | None,
+    overdue: bool | None,
+    q: str | None,
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+) -> TaskQuery:
+    """The list request's parameters, checked beyond their types; a bad one is a 400 naming it."""
+    for name, moment in (("due_before", due_before), ("due_after", due_after)):
+        if moment is not None and moment.tzinfo is None:
+            raise bad_parameter(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z")
+    search = None
+    if q is not None and (search := listing.search_terms(q)) is None:
+        raise bad_parameter("q", "needs at least one letter or digit to search for")
+    try:
+        tags = tuple(dict.fromkeys(normalise_tag(value, "$.tag") for value in tag)) if tag else None
+    except ValueError as exc:
+        raise bad_parameter("tag", str(exc).partition(" - at ")[0]) from exc
+    try:
+        after = listing.decode_cursor(sort, cursor) if cursor else None
+    except listing.BadCursor as exc:
+        raise bad_parameter("cursor", str(exc)) from exc
+    key, descending = listing.split_sort(sort)
+    return TaskQuery(
+        completed=completed,
+        priorities=tuple(dict.fromkeys(priority)) if priority else None,
+        tags=tags,
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
+        search=search,
+        sort=key,
+        descending=descending,
+        after=after,
+        limit=limit + 1,  # one more than the page: whether it exists says if there is a next page
+    )
+
+
 class TaskController(Controller):
     path = "/api/{user_id:str}/tasks"
     tags = ("tasks",)
     security = ({"BearerToken": []},)
 
-    @get("/", summary="List tasks", description="The user's tasks, newest first.", responses=AUTH_PROBLEMS)
-    async def list_tasks(self, db: Db, user_id: UserId) -> list[Task]:
-        return await queries.list_tasks(db, user_id=user_id)
+    @get(
+        "/",
+        summary="List tasks",
+        description="A page of the user's tasks: filtered, sorted (newest first by default), at most `limit` long. "
+        'When there are more, a `Link: <...>; rel="next"` header gives the URL of the next page. '
+        "Filters combine with AND.",
+        responses=AUTH_PROBLEMS,
+        response_headers=[NEXT_PAGE],
+    )
+    async def list_tasks(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        user_id: UserId,
+        completed: Annotated[
+            bool | None, QueryParameter(description="Only completed (true) or open (false) tasks.")
+        ] = None,
+        priority: Annotated[
+            list[Priority] | None, QueryParameter(description="Only these priorities; repeat for several.")
+        ] = None,
+        tag: Annotated[
+            list[str] | None,
+            QueryParameter(
+                description="Only tasks carrying this tag (case-insensitive); repeat: carrying all of them."
+            ),
+        ] = None,
+        due_before: Annotated[
+            datetime | None, QueryParameter(description="Due strictly before this time (RFC 3339, with an offset).")
+        ] = None,
+        due_after: Annotated[
+            datetime | None, QueryParameter(description="Due at or after this time (RFC 3339, with an offset).")
+        ] = None,
+        overdue: Annotated[
+            bool | None, QueryParameter(description="Only tasks still open past their due time (true), or the others.")
+        ] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=1,
+                max_length=SEARCH_MAX,
+                description="Words to find in title or description; each matches the start of a word, "
+                "so `mil` finds milk.",
+            ),
+        ] = None,
+        sort: Annotated[
+            Sort,
+            QueryParameter(
+                description="Order by this field, `-` first for descending; ties are broken by id. "
+                "A task without a due date sorts as if due at infinity; `priority` sorts low < medium < high, "
+                "then by creation time."
+            ),
+        ] = listing.DEFAULT_SORT,
+        limit: Annotated[int, QueryParameter(ge=1, le=listing.LIMIT_MAX, description="Tasks per page.")] = (
+            listing.LIMIT_DEFAULT
+        ),
+        cursor: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=CURSOR_MAX,
+                description="Where the page starts: opaque, from the previous page's `Link` header; "
+                "valid with the same `sort`.",
+            ),
+        ] = None,
+    ) -> Response[list[Task]]:
+        query = task_query(
+            completed=completed,
+            priority=priority,
+            tag=tag,
+            due_before=due_before,
+            due_after=due_after,
+            overdue=overdue,
+            q=q,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        )
+        tasks = await queries.list_tasks(db, user_id=user_id, query=query)
+        if len(tasks) <= limit:
+            return Response(tasks)
+        del tasks[limit:]
+        return Response(tasks, headers={"Link": next_page(request, listing.encode_cursor(sort, tasks[-1]))})
 
     @post(
         "/",
         guards=[json_body],
         summary="Create a task",
         responses={k: v for k, v in BODY_PROBLEMS.items() if k != 404},
-        response_headers=[LOCATION],
+        response_headers=[LOCATION, ETAG],
     )
     async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate]) -> Response[Task]:
         task = await queries.create_task(db, user_id=user_id, data=data)
-        return Response(task, status_code=201, headers={"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
+        return with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
 
-    @get("/{task_id:str}", summary="Get a task", responses=TASK_PROBLEMS)
-    async def get_task(self, db: Db, user_id: UserId, task_id: TaskId) -> Task:
+    @delete(
+        "/",
+        status_code=200,
+        summary="Clear completed tasks",
+        description="Deletes every completed task of the user and says how many went. "
+        "`completed=true` is required, so a request without it cannot empty the list.",
+        responses=AUTH_PROBLEMS,
+    )
+    async def delete_completed_tasks(
+        self,
+        db: Db,
+        user_id: UserId,
+        completed: Annotated[bool, QueryParameter(description="Must be true: delete the completed tasks.")],
+    ) -> Deleted:
+        if not completed:
+            raise bad_parameter("completed", "only completed=true is supported: it clears the completed tasks")
+        return Deleted(deleted=await queries.delete_completed_tasks(db, user_id=user_id))
+
+    @get(
+        "/stats",
+        summary="Task statistics",
+        description="Totals over all of the user's tasks, per priority and per tag, from one query. "
+        "`overdue` and `due_today` count open tasks.",
+        responses=AUTH_PROBLEMS,
+    )
+    async def task_stats(
+        self,
+        db: Db,
+        user_id: UserId,
+        tz: Annotated[
+            str,
+            QueryParameter(
+                pattern=r"^[A-Za-z0-9_+\-/]{1,64}$",
+                description="IANA time zone whose calendar day is today for `due_today`.",
+                examples=[Example(value="Europe/Paris")],
+            ),
+        ] = "UTC",
+    ) -> TaskStats:
+        try:
+            return await queries.task_stats(db, user_id=user_id, time_zone=tz)
+        except asyncpg.InvalidParameterValueError as exc:  # PostgreSQL does not know the zone
+            raise bad_parameter("tz", f"unknown time zone {tz!r}; use an IANA name such as Europe/Paris") from exc
+
+    @get(
+        "/{task_id:str}",
+        summary="Get a task",
+        description="With `If-None-Match` holding the task's current ETag, answers 304 without a body.",
+        responses={**TASK_PROBLEMS, 304: NOT_MODIFIED},
+        response_headers=[ETAG],
+    )
+    async def get_task(
+        self, db: Db, user_id: UserId, task_id: TaskId, if_none_match: IfNoneMatch = None
+    ) -> Response[Task]:
         task = await queries.get_task(db, user_id=user_id, task_id=task_id)
         if task is None:
             raise not_found()
-        return task
+        tag = etags.etag(task.updated_at)
+        try:
+            proceed = etags.none_match(if_none_match, tag)
+        except etags.BadPrecondition as exc:
+            raise bad_parameter("If-None-Match", str(exc), source="header") from exc
+        if not proceed:
+            return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
+        return with_etag(task)
 
     @put(
         "/{task_id:str}",
         guards=[json_body],
         summary="Replace a task",
-        description="Sets title and description (an omitted description becomes null); "
-        "`completed` is set when given and kept when omitted.",
-        responses=BODY_PROBLEMS,
+        description="Sets the whole content: an omitted field gets its default (description and due_at null, "
+        "priority medium, no tags), except `completed`, which is set when given and kept when omitted. " + CONDITIONAL,
+        responses=WRITE_PROBLEMS,
+        response_headers=[ETAG],
     )
-    async def replace_task(self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskReplace]) -> Task:
-        task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data)
-        if task is None:
-            raise not_found()
-        return task
+    async def replace_task(
+        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskReplace], if_match: IfMatch = None
+    ) -> Response[Task]:
+        versions = _versions(if_match)
+        task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
+        return await written(db, user_id, task_id, task, versions)
 
     @patch(
         "/{task_id:str}",
         guards=[json_body],
         summary="Update some fields of a task",
         description="Changes only the fields given; at least one is required. "
-        "`description: null` clears the description.",
-        responses=BODY_PROBLEMS,
+        "`description: null` and `due_at: null` clear them. " + CONDITIONAL,
+        responses=WRITE_PROBLEMS,
+        response_headers=[ETAG],
     )
-    async def update_task(self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskUpdate]) -> Task:
-        task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data)
-        if task is None:
-            raise not_found()
-        return task
+    async def update_task(
+        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskUpdate], if_match: IfMatch = None
+    ) -> Response[Task]:
+        versions = _versions(if_match)
+        task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
+        return await written(db, user_id, task_id, task, versions)
 
     @patch(
         "/{task_id:str}/complete",
@@ -151,24 +428,52 @@ class TaskController(Controller):
         operation_class=OptionalBodyOperation,
         summary="Toggle or set completion",
         description='Without a body, flips `completed` atomically. With `{"completed": true|false}`, '
-        "sets that value, so a retry is harmless.",
-        responses=BODY_PROBLEMS,
+        "sets that value, so a retry is harmless. `completed_at` follows. " + CONDITIONAL,
+        responses=WRITE_PROBLEMS,
+        response_headers=[ETAG],
     )
     async def complete_task(
-        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[CompletedUpdate | None] = None
-    ) -> Task:
+        self,
+        db: Db,
+        user_id: UserId,
+        task_id: TaskId,
+        data: JSONBody[CompletedUpdate | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[Task]:
+        versions = _versions(if_match)
         if data is None:
-            task = await queries.toggle_task(db, user_id=user_id, task_id=task_id)
+            task = await queries.toggle_task(db, user_id=user_id, task_id=task_id, versions=versions)
         else:
-            task = await queries.set_task_completed(db, user_id=user_id, task_id=task_id, completed=data.completed)
-        if task is None:
-            raise not_found()
-        return task
+            task = await queries.set_task_completed(
+                db, user_id=user_id, task_id=task_id, completed=data.completed, versions=versions
+            )
+        return await written(db, user_id, task_id, task, versions)
 
-    @delete("/{task_id:str}", summary="Delete a task", responses=TASK_PROBLEMS)
-    async def delete_task(self, db: Db, user_id: UserId, task_id: TaskId) -> None:
-        if not await queries.delete_task(db, user_id=user_id, task_id=task_id):
-            raise not_found()
+    @delete(
+        "/{task_id:str}",
+        summary="Delete a task",
+        description=CONDITIONAL,
+        responses={**TASK_PROBLEMS, 412: PRECONDITION_FAILED},
+    )
+    async def delete_task(self, db: Db, user_id: UserId, task_id: TaskId, if_match: IfMatch = None) -> None:
+        versions = _versions(if_match)
+        if not await queries.delete_task(db, user_id=user_id, task_id=task_id, versions=versions):
+            raise await refused(db, user_id, task_id, versions)
+
+
+class TagController(Controller):
+    path = "/api/{user_id:str}/tags"
+    tags = ("tasks",)
+    security = ({"BearerToken": []},)
+
+    @get(
+        "/",
+        summary="List tags",
+        description="The user's tags with how many tasks carry each, most used first.",
+        responses=AUTH_PROBLEMS,
+    )
+    async def list_tags(self, db: Db, user_id: UserId) -> list[TagCount]:
+        return await queries.list_tags(db, user_id=user_id)
 
 
 class HealthController(Controller):

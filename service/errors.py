@@ -77,8 +77,14 @@ def _name_the_field(error: Any) -> Any:
     return {**error, "key": "body"}
 
 
+# Litestar reports a missing parameter in its detail only; list it as a field error like the rest.
+_MISSING_PARAMETER = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<field>[^']+)'")
+
+
 def _problem(exc: HTTPException) -> ProblemDetailsException:
     detail, extra = exc.detail, None
+    if isinstance(exc, ValidationException) and not exc.extra and (match := _MISSING_PARAMETER.match(detail)):
+        exc.extra = [{"key": match["field"], "message": "required parameter is missing", "source": match["source"]}]
     if isinstance(exc, ValidationException) and exc.extra:
         errors = exc.extra if isinstance(exc.extra, list) else [exc.extra]
         errors = [_name_the_field(error) for error in errors]

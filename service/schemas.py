@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -11,6 +11,8 @@ from msgspec import UNSET, Meta, UnsetType
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
+TAGS_MAX = 10
+TAG_MAX = 32
 
 # PostgreSQL text cannot hold NUL; refuse it here rather than as a database error.
 _NO_NUL = r"^[^\x00]*$"
@@ -38,6 +40,44 @@ Description = Annotated[
 ]
 
 
+Priority = Literal["low", "medium", "high"]
+PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high")  # also the sort order, low first
+
+Tag = Annotated[
+    str,
+    Meta(
+        pattern=_NO_NUL,
+        extra_json_schema={"extra": {"min_length": 1, "max_length": TAG_MAX}},
+        description=f"1 to {TAG_MAX} characters after trimming; stored lower-case.",
+        examples=["home"],
+    ),
+]
+Tags = Annotated[
+    list[Tag],
+    Meta(
+        max_length=TAGS_MAX,
+        description=f"Up to {TAGS_MAX} labels; trimmed, lower-cased and de-duplicated (first one kept).",
+        examples=[["home", "errands"]],
+    ),
+]
+# RFC 3339 with an offset: a due time without one would mean a different instant to each reader.
+DueAt = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.")]
+
+
+def normalise_tag(tag: str, where: str = "$.tags") -> str:
+    """A tag as stored: trimmed and lower-case, 1 to TAG_MAX characters."""
+    normal = tag.strip().lower()
+    if not 1 <= len(normal) <= TAG_MAX:
+        raise ValueError(
+            f"Expected each tag to be 1 to {TAG_MAX} characters after trimming, got {len(normal)} - at `{where}`"
+        )
+    return normal
+
+
+def normalise_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(normalise_tag(tag) for tag in tags))
+
+
 def _trimmed(title: str) -> str:
     stripped = title.strip()
     if not 1 <= len(stripped) <= TITLE_MAX:
@@ -56,34 +96,47 @@ class _Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class TaskCreate(_Input):
     title: Title
     description: Description | None = None
+    priority: Priority = "medium"
+    tags: Tags = msgspec.field(default_factory=list)
+    due_at: DueAt | None = None
 
     def __post_init__(self) -> None:
         self.title = _trimmed(self.title)
+        self.tags = normalise_tags(self.tags)
 
 
 class TaskReplace(_Input):
-    """The whole writable content; an omitted description becomes null, an omitted completed stays."""
+    """The whole writable content: an omitted field gets its default, except completed, which stays."""
 
     title: Title
     description: Description | None = None
+    priority: Priority = "medium"
+    tags: Tags = msgspec.field(default_factory=list)
+    due_at: DueAt | None = None
     completed: bool | None = None
 
     def __post_init__(self) -> None:
         self.title = _trimmed(self.title)
+        self.tags = normalise_tags(self.tags)
 
 
 class TaskUpdate(_Input):
-    """Any non-empty subset of the writable fields."""
+    """Any non-empty subset of the writable fields; null clears description and due_at."""
 
     title: Title | UnsetType = UNSET
     description: Description | UnsetType | None = UNSET
     completed: bool | UnsetType = UNSET
+    priority: Priority | UnsetType = UNSET
+    tags: Tags | UnsetType = UNSET
+    due_at: DueAt | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
-        if self.title is UNSET and self.description is UNSET and self.completed is UNSET:
-            raise ValueError("give at least one of title, description, completed")
+        if all(getattr(self, field) is UNSET for field in self.__struct_fields__):
+            raise ValueError(f"give at least one of {', '.join(self.__struct_fields__)}")
         if self.title is not UNSET:
             self.title = _trimmed(self.title)
+        if self.tags is not UNSET:
+            self.tags = normalise_tags(self.tags)
 
 
 class CompletedUpdate(_Input):
@@ -98,9 +151,34 @@ class Task(msgspec.Struct):
     title: str
     description: str | None
     completed: bool
+    priority: Priority
+    tags: list[str]
+    due_at: datetime | None
+    completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
 
 class Health(msgspec.Struct):
     status: str
+
+
+class TaskStats(msgspec.Struct):
+    """Counts over all of the user's tasks; overdue and due_today count open tasks only."""
+
+    total: int
+    completed: int
+    open: int
+    overdue: int
+    due_today: int
+    by_priority: dict[Priority, int]
+    by_tag: dict[str, int]
+
+
+class TagCount(msgspec.Struct):
+    tag: str
+    tasks: int
+
+
+class Deleted(msgspec.Struct):
+    deleted: int

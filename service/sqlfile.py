@@ -16,7 +16,7 @@ from typing import NamedTuple
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*(?P<name>[^\s:]*)\s*(?P<cardinality>:\S+)?\s*$")
-CARDINALITIES = frozenset({":one", ":many", ":exec", ":val"})
+CARDINALITIES = frozenset({":one", ":many", ":exec", ":val", ":fragment"})  # a fragment is composed into another
 
 
 class Query(NamedTuple):

@@ -612,7 +612,7 @@ async def test_openapi_declares_bearer_auth_on_every_api_operation(client: TestC
             elif path.startswith("/health"):
                 health_operations += 1
                 assert not operation.get("security"), f"{method.upper()} {path} should need no token"
-    assert api_operations == 7
+    assert api_operations == 10
     assert health_operations == 2
 
 

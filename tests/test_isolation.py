@@ -65,14 +65,71 @@ async def test_a_token_for_another_user_is_403_on_their_path(
     assert await snapshot(admin) == before
 
 
-@pytest.mark.parametrize(("method", "body"), [("GET", None), ("POST", {"title": "planted"})])
+# The collection-level endpoints, each with every parameter it takes.
+COLLECTION_CALLS: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = [
+    ("GET", "/tasks", None, None),
+    (
+        "GET",
+        "/tasks",
+        {"completed": "false", "priority": "high", "tag": "secret", "q": "private", "sort": "title", "limit": "5"},
+        None,
+    ),
+    (
+        "GET",
+        "/tasks",
+        {"overdue": "true", "due_before": "2030-01-01T00:00:00Z", "due_after": "2020-01-01T00:00:00Z"},
+        None,
+    ),
+    ("POST", "/tasks", None, {"title": "planted"}),
+    ("DELETE", "/tasks", {"completed": "true"}, None),
+    ("GET", "/tasks/stats", {"tz": "Europe/Paris"}, None),
+    ("GET", "/tags", None, None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "params", "body"), COLLECTION_CALLS)
 async def test_collection_of_another_user_is_403(
-    client: TestClient, admin: asyncpg.Connection, alices_task: dict[str, Any], method: str, body: dict[str, Any] | None
+    client: TestClient,
+    admin: asyncpg.Connection,
+    alices_task: dict[str, Any],
+    method: str,
+    path: str,
+    params: dict[str, Any] | None,
+    body: dict[str, Any] | None,
 ) -> None:
     before = await snapshot(admin)
-    response = await client.request(method, "/api/alice/tasks", json=body, headers=BOB)
+    response = await client.request(method, f"/api/alice{path}", params=params, json=body, headers=BOB)
     assert response.status_code == 403
     assert await snapshot(admin) == before
+
+
+@pytest.mark.parametrize(("method", "path", "params", "body"), COLLECTION_CALLS)
+async def test_collection_endpoints_on_ones_own_path_see_nothing_of_another_user(
+    client: TestClient,
+    admin: asyncpg.Connection,
+    alices_task: dict[str, Any],
+    method: str,
+    path: str,
+    params: dict[str, Any] | None,
+    body: dict[str, Any] | None,
+) -> None:
+    # Alice's task matches every filter above but the dates; completing it makes it clearable too.
+    await client.patch(
+        f"/api/alice/tasks/{alices_task['id']}", json={"priority": "high", "tags": ["secret"]}, headers=ALICE
+    )
+    await client.patch(f"/api/alice/tasks/{alices_task['id']}/complete", headers=ALICE)
+    alices = [row for row in await snapshot(admin)]
+
+    response = await client.request(method, f"/api/bob{path}", params=params, json=body, headers=BOB)
+    assert response.status_code in {200, 201}, response.text
+    assert "secret" not in response.text
+    assert "private" not in response.text
+    assert alices_task["id"] not in response.text
+    if path == "/tasks/stats":
+        assert response.json()["total"] == 0
+    if method == "DELETE":
+        assert response.json() == {"deleted": 0}
+    assert [row for row in await snapshot(admin) if row[0] == "alice"] == alices
 
 
 async def test_each_user_lists_only_their_own_tasks(client: TestClient, alices_task: dict[str, Any]) -> None:
@@ -93,3 +150,23 @@ async def test_a_user_id_that_needs_escaping_round_trips(client: TestClient) -> 
     assert response.headers["location"].startswith("/api/ada%20lovelace%2B%C3%A9/tasks/")
     assert (await client.get(response.headers["location"], headers=headers)).json() == response.json()
     assert (await client.get("/api/alice/tasks", headers=ALICE)).json() == []
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), [call for call in TASK_CALLS if call[0] != "GET"])
+async def test_an_if_match_on_another_users_task_is_404_not_412(
+    client: TestClient,
+    admin: asyncpg.Connection,
+    alices_task: dict[str, Any],
+    method: str,
+    suffix: str,
+    body: dict[str, Any] | None,
+) -> None:
+    etag = (await client.get(f"/api/alice/tasks/{alices_task['id']}", headers=ALICE)).headers["etag"]
+    before = await snapshot(admin)
+    for header in (etag, '"0"'):  # matching or not, a 412 would reveal that the task exists
+        response = await client.request(
+            method, f"/api/bob/tasks/{alices_task['id']}{suffix}", json=body, headers={**BOB, "If-Match": header}
+        )
+        assert response.status_code == 404
+        assert "etag" not in response.headers
+    assert await snapshot(admin) == before

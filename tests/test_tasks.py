@@ -40,7 +40,20 @@ async def test_create_returns_the_task_with_location(client: TestClient) -> None
     assert task["description"] == "semi-skimmed"
     assert task["completed"] is False
     assert parse_time(task["created_at"]) == parse_time(task["updated_at"])
-    assert set(task) == {"id", "user_id", "title", "description", "completed", "created_at", "updated_at"}
+    assert (task["priority"], task["tags"], task["due_at"], task["completed_at"]) == ("medium", [], None, None)
+    assert set(task) == {
+        "id",
+        "user_id",
+        "title",
+        "description",
+        "completed",
+        "priority",
+        "tags",
+        "due_at",
+        "completed_at",
+        "created_at",
+        "updated_at",
+    }
 
 
 async def test_create_without_description_stores_null(client: TestClient, admin: asyncpg.Connection) -> None:

@@ -1,0 +1,58 @@
+"""Entity tags for tasks (RFC 9110 section 8.8.3), and the If-Match / If-None-Match lists that carry them.
+
+A task's ETag is its updated_at in microseconds: the database moves updated_at forward on every
+change of the task's content, so the tag changes exactly when the representation does.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_TAG_LIST = re.compile(rf"\s*{_TAG}\s*(?:,\s*{_TAG}\s*)*")
+_EACH_TAG = re.compile(r'(W/)?"([^"]*)"')
+
+
+class BadPrecondition(ValueError):
+    """An If-Match or If-None-Match header that is neither ``*`` nor a list of entity tags."""
+
+
+def etag(updated_at: datetime) -> str:
+    return f'"{(updated_at - EPOCH) // _MICROSECOND:x}"'
+
+
+def _tags(header: str, name: str) -> list[tuple[bool, str]]:
+    """(weak, opaque value) of each tag in the list."""
+    if not _TAG_LIST.fullmatch(header):
+        raise BadPrecondition(f'{name} must be * or a list of entity tags like "5f2c01a3b4c5d"')
+    return [(bool(weak), value) for weak, value in _EACH_TAG.findall(header)]
+
+
+def if_match_versions(header: str | None) -> list[datetime] | None:
+    """The updated_at values If-Match allows, or None when it does not restrict (absent, or ``*``).
+
+    Strong comparison: a weak tag never matches, and neither does a tag this service did not make.
+    """
+    if header is None or header.strip() == "*":
+        return None
+    versions = []
+    for weak, value in _tags(header, "If-Match"):
+        if not weak and re.fullmatch(r"[0-9a-f]{1,14}", value):  # 14 hex digits reach past year 9999
+            try:
+                versions.append(EPOCH + int(value, 16) * _MICROSECOND)
+            except OverflowError:
+                continue
+    return versions
+
+
+def none_match(header: str | None, current: str) -> bool:
+    """Whether If-None-Match lets the request proceed, i.e. no listed tag (weakly) matches ``current``."""
+    if header is None:
+        return True
+    if header.strip() == "*":
+        return False
+    return all(value != current.strip('"') for _, value in _tags(header, "If-None-Match"))
