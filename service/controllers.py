@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
@@ -20,7 +20,6 @@ from litestar.exceptions import (
     HTTPException,
     NotFoundException,
     ServiceUnavailableException,
-    ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -30,8 +29,8 @@ from litestar.response import Redirect
 
 from service import etags, listing, queries
 from service.database import Database
-from service.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, Problem, problem
-from service.listing import Sort, TaskQuery
+from service.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, Problem, bad_parameter, problem
+from service.listing import Sort
 from service.schemas import (
     CompletedUpdate,
     Deleted,
@@ -43,7 +42,6 @@ from service.schemas import (
     TaskReplace,
     TaskStats,
     TaskUpdate,
-    normalise_tag,
 )
 
 Db = NamedDependency[Database]
@@ -124,8 +122,6 @@ IfMatch = Annotated[
 IfNoneMatch = Annotated[
     str | None, HeaderParameter(name="If-None-Match", description="ETag(s) of a copy you hold; 304 if still current.")
 ]
-SEARCH_MAX = 200
-CURSOR_MAX = 1024
 
 LOCATION = ResponseHeader(
     name="Location",
@@ -140,27 +136,12 @@ def not_found() -> NotFoundException:
     return NotFoundException(detail="task not found")
 
 
-def bad_parameter(key: str, message: str, source: str = "query") -> ValidationException:
-    return ValidationException(detail=message, extra=[{"key": key, "message": message, "source": source}])
-
-
-def _versions(if_match: str | None) -> list[datetime] | None:
-    try:
-        return etags.if_match_versions(if_match)
-    except etags.BadPrecondition as exc:
-        raise bad_parameter("If-Match", str(exc), source="header") from exc
-
-
-def with_etag(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Task]:
-    return Response(task, status_code=status_code, headers={"ETag": etags.etag(task.updated_at), **(headers or {})})
-
-
 async def written(
     db: Database, user_id: str, task_id: UUID, task: Task | None, versions: list[datetime] | None
 ) -> Response[Task]:
     """The answer to a write: the task with its new ETag, or why nothing was written (404 or 412)."""
     if task is not None:
-        return with_etag(task)
+        return etags.with_etag(task)
     raise await refused(db, user_id, task_id, versions)
 
 
@@ -174,56 +155,6 @@ async def refused(db: Database, user_id: str, task_id: UUID, versions: list[date
             headers={"ETag": etags.etag(current)},
         )
     return not_found()
-
-
-def next_page(request: Request[Any, Any, Any], cursor: str) -> str:
-    """A Link to the same list, same filters, from ``cursor`` on (RFC 8288, relative to this URL)."""
-    query = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
-    return f'<{request.url.path}?{urlencode([*query, ("cursor", cursor)])}>; rel="next"'
-
-
-def task_query(
-    *,
-    completed: bool | None,
-    priority: list[Priority] | None,
-    tag: list[str] | None,
-    due_before: datetime | None,
-    due_after: datetime | None,
-    overdue: bool | None,
-    q: str | None,
-    sort: Sort,
-    limit: int,
-    cursor: str | None,
-) -> TaskQuery:
-    """The list request's parameters, checked beyond their types; a bad one is a 400 naming it."""
-    for name, moment in (("due_before", due_before), ("due_after", due_after)):
-        if moment is not None and moment.tzinfo is None:
-            raise bad_parameter(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z")
-    search = None
-    if q is not None and (search := listing.search_terms(q)) is None:
-        raise bad_parameter("q", "needs at least one letter or digit to search for")
-    try:
-        tags = tuple(dict.fromkeys(normalise_tag(value, "$.tag") for value in tag)) if tag else None
-    except ValueError as exc:
-        raise bad_parameter("tag", str(exc).partition(" - at ")[0]) from exc
-    try:
-        after = listing.decode_cursor(sort, cursor) if cursor else None
-    except listing.BadCursor as exc:
-        raise bad_parameter("cursor", str(exc)) from exc
-    key, descending = listing.split_sort(sort)
-    return TaskQuery(
-        completed=completed,
-        priorities=tuple(dict.fromkeys(priority)) if priority else None,
-        tags=tags,
-        due_before=due_before,
-        due_after=due_after,
-        overdue=overdue,
-        search=search,
-        sort=key,
-        descending=descending,
-        after=after,
-        limit=limit + 1,  # one more than the page: whether it exists says if there is a next page
-    )
 
 
 class TaskController(Controller):
@@ -249,19 +180,31 @@ class TaskController(Controller):
             bool | None, QueryParameter(description="Only completed (true) or open (false) tasks.")
         ] = None,
         priority: Annotated[
-            list[Priority] | None, QueryParameter(description="Only these priorities; repeat for several.")
+            list[Priority] | None,
+            QueryParameter(
+                description="Only these priorities; repeat for several.", examples=[Example(value=["high"])]
+            ),
         ] = None,
         tag: Annotated[
             list[str] | None,
             QueryParameter(
-                description="Only tasks carrying this tag (case-insensitive); repeat: carrying all of them."
+                description="Only tasks carrying this tag (case-insensitive); repeat: carrying all of them.",
+                examples=[Example(value=["work"])],
             ),
         ] = None,
         due_before: Annotated[
-            datetime | None, QueryParameter(description="Due strictly before this time (RFC 3339, with an offset).")
+            datetime | None,
+            QueryParameter(
+                description="Due strictly before this time (RFC 3339, with an offset).",
+                examples=[Example(value="2026-11-30T00:00:00Z")],
+            ),
         ] = None,
         due_after: Annotated[
-            datetime | None, QueryParameter(description="Due at or after this time (RFC 3339, with an offset).")
+            datetime | None,
+            QueryParameter(
+                description="Due at or after this time (RFC 3339, with an offset).",
+                examples=[Example(value="2026-11-23T00:00:00Z")],
+            ),
         ] = None,
         overdue: Annotated[
             bool | None, QueryParameter(description="Only tasks still open past their due time (true), or the others.")
@@ -270,9 +213,10 @@ class TaskController(Controller):
             str | None,
             QueryParameter(
                 min_length=1,
-                max_length=SEARCH_MAX,
+                max_length=listing.SEARCH_MAX,
                 description="Words to find in title or description; each matches the start of a word, "
                 "so `mil` finds milk.",
+                examples=[Example(value="mil")],
             ),
         ] = None,
         sort: Annotated[
@@ -280,7 +224,8 @@ class TaskController(Controller):
             QueryParameter(
                 description="Order by this field, `-` first for descending; ties are broken by id. "
                 "A task without a due date sorts as if due at infinity; `priority` sorts low < medium < high, "
-                "then by creation time."
+                "then by creation time.",
+                examples=[Example(value="due_at")],
             ),
         ] = listing.DEFAULT_SORT,
         limit: Annotated[int, QueryParameter(ge=1, le=listing.LIMIT_MAX, description="Tasks per page.")] = (
@@ -289,13 +234,13 @@ class TaskController(Controller):
         cursor: Annotated[
             str | None,
             QueryParameter(
-                max_length=CURSOR_MAX,
+                max_length=listing.CURSOR_MAX,
                 description="Where the page starts: opaque, from the previous page's `Link` header; "
                 "valid with the same `sort`.",
             ),
         ] = None,
     ) -> Response[list[Task]]:
-        query = task_query(
+        query = listing.task_query(
             completed=completed,
             priority=priority,
             tag=tag,
@@ -311,7 +256,7 @@ class TaskController(Controller):
         if len(tasks) <= limit:
             return Response(tasks)
         del tasks[limit:]
-        return Response(tasks, headers={"Link": next_page(request, listing.encode_cursor(sort, tasks[-1]))})
+        return Response(tasks, headers={"Link": listing.next_page(request, listing.encode_cursor(sort, tasks[-1]))})
 
     @post(
         "/",
@@ -322,7 +267,7 @@ class TaskController(Controller):
     )
     async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate]) -> Response[Task]:
         task = await queries.create_task(db, user_id=user_id, data=data)
-        return with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
+        return etags.with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
 
     @delete(
         "/",
@@ -387,7 +332,7 @@ class TaskController(Controller):
             raise bad_parameter("If-None-Match", str(exc), source="header") from exc
         if not proceed:
             return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
-        return with_etag(task)
+        return etags.with_etag(task)
 
     @put(
         "/{task_id:str}",
@@ -401,7 +346,7 @@ class TaskController(Controller):
     async def replace_task(
         self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskReplace], if_match: IfMatch = None
     ) -> Response[Task]:
-        versions = _versions(if_match)
+        versions = etags.versions_or_400(if_match)
         task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
         return await written(db, user_id, task_id, task, versions)
 
@@ -417,7 +362,7 @@ class TaskController(Controller):
     async def update_task(
         self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskUpdate], if_match: IfMatch = None
     ) -> Response[Task]:
-        versions = _versions(if_match)
+        versions = etags.versions_or_400(if_match)
         task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
         return await written(db, user_id, task_id, task, versions)
 
@@ -440,7 +385,7 @@ class TaskController(Controller):
         data: JSONBody[CompletedUpdate | None] = None,
         if_match: IfMatch = None,
     ) -> Response[Task]:
-        versions = _versions(if_match)
+        versions = etags.versions_or_400(if_match)
         if data is None:
             task = await queries.toggle_task(db, user_id=user_id, task_id=task_id, versions=versions)
         else:
@@ -456,7 +401,7 @@ class TaskController(Controller):
         responses={**TASK_PROBLEMS, 412: PRECONDITION_FAILED},
     )
     async def delete_task(self, db: Db, user_id: UserId, task_id: TaskId, if_match: IfMatch = None) -> None:
-        versions = _versions(if_match)
+        versions = etags.versions_or_400(if_match)
         if not await queries.delete_task(db, user_id=user_id, task_id=task_id, versions=versions):
             raise await refused(db, user_id, task_id, versions)
 

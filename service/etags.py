@@ -9,6 +9,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from litestar import Response
+
+from service.errors import bad_parameter
+from service.schemas import Task
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -56,3 +61,15 @@ def none_match(header: str | None, current: str) -> bool:
     if header.strip() == "*":
         return False
     return all(value != current.strip('"') for _, value in _tags(header, "If-None-Match"))
+
+
+def versions_or_400(if_match: str | None) -> list[datetime] | None:
+    """if_match_versions, with a malformed header answered 400."""
+    try:
+        return if_match_versions(if_match)
+    except BadPrecondition as exc:
+        raise bad_parameter("If-Match", str(exc), source="header") from exc
+
+
+def with_etag(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Task]:
+    return Response(task, status_code=status_code, headers={"ETag": etag(task.updated_at), **(headers or {})})

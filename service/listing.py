@@ -7,11 +7,14 @@ import binascii
 import re
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlencode
 from uuid import UUID
 
 import msgspec
+from litestar import Request
 
-from service.schemas import Priority, Task
+from service.errors import bad_parameter
+from service.schemas import Priority, Task, normalise_tag
 
 SortKey = Literal["created_at", "updated_at", "due_at", "priority", "title"]
 Sort = Literal[
@@ -29,6 +32,8 @@ Sort = Literal[
 DEFAULT_SORT: Sort = "-created_at"
 LIMIT_MAX = 200
 LIMIT_DEFAULT = 100
+SEARCH_MAX = 200
+CURSOR_MAX = 2048  # a title-sorted cursor holds a title: 200 characters, up to 800 bytes of UTF-8
 
 # The task fields that place a task in each order, last the id that breaks ties; the SQL
 # fragments position_<key> take them in this order.
@@ -101,3 +106,53 @@ def search_terms(text: str) -> str | None:
     """A tsquery matching tasks that have a word starting with each word of ``text``."""
     words = _WORD.findall(text)  # to_tsquery lower-cases them as to_tsvector did the tasks
     return " & ".join(f"{word}:*" for word in words) if words else None
+
+
+def next_page(request: Request[Any, Any, Any], cursor: str) -> str:
+    """A Link to the same list, same filters, from ``cursor`` on (RFC 8288, relative to this URL)."""
+    query = [(name, value) for name, value in request.query_params.multi_items() if name != "cursor"]
+    return f'<{request.url.path}?{urlencode([*query, ("cursor", cursor)])}>; rel="next"'
+
+
+def task_query(
+    *,
+    completed: bool | None,
+    priority: list[Priority] | None,
+    tag: list[str] | None,
+    due_before: datetime | None,
+    due_after: datetime | None,
+    overdue: bool | None,
+    q: str | None,
+    sort: Sort,
+    limit: int,
+    cursor: str | None,
+) -> TaskQuery:
+    """The list request's parameters, checked beyond their types; a bad one is a 400 naming it."""
+    for name, moment in (("due_before", due_before), ("due_after", due_after)):
+        if moment is not None and moment.tzinfo is None:
+            raise bad_parameter(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z")
+    search = None
+    if q is not None and (search := search_terms(q)) is None:
+        raise bad_parameter("q", "needs at least one letter or digit to search for")
+    try:
+        tags = tuple(dict.fromkeys(normalise_tag(value, "$.tag") for value in tag)) if tag else None
+    except ValueError as exc:
+        raise bad_parameter("tag", str(exc).partition(" - at ")[0]) from exc
+    try:
+        after = decode_cursor(sort, cursor) if cursor else None
+    except BadCursor as exc:
+        raise bad_parameter("cursor", str(exc)) from exc
+    key, descending = split_sort(sort)
+    return TaskQuery(
+        completed=completed,
+        priorities=tuple(dict.fromkeys(priority)) if priority else None,
+        tags=tags,
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
+        search=search,
+        sort=key,
+        descending=descending,
+        after=after,
+        limit=limit + 1,  # one more than the page: whether it exists says if there is a next page
+    )

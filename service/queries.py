@@ -55,11 +55,16 @@ def _renumber(match: re.Match[str], *, offset: int) -> str:
     return f"${int(match[1]) + offset}"
 
 
-async def list_tasks(db: DB, *, user_id: str, query: TaskQuery) -> list[Task]:
-    """One page of the user's tasks, at most ``query.limit`` of them."""
+def list_statement(user_id: str, query: TaskQuery) -> tuple[str, list[Any]]:
+    """The list_tasks statement for ``query`` and its arguments."""
     filters = [(fragment, getattr(query, field)) for field, fragment in _FILTERS if getattr(query, field) is not None]
     sql = _list_sql(tuple(fragment for fragment, _ in filters), query.sort, query.descending, query.after is not None)
-    args: list[Any] = [user_id, *(value for _, value in filters), *(query.after or ()), query.limit]
+    return sql, [user_id, *(value for _, value in filters), *(query.after or ()), query.limit]
+
+
+async def list_tasks(db: DB, *, user_id: str, query: TaskQuery) -> list[Task]:
+    """One page of the user's tasks, at most ``query.limit`` of them."""
+    sql, args = list_statement(user_id, query)
     rows = await db.fetch(sql, *args)
     return [Task(*row) for row in rows]
 

@@ -127,14 +127,8 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def plan_of(connection: asyncpg.Connection, query: TaskQuery) -> list[dict[str, Any]]:
-    sql = queries._list_sql(
-        tuple(fragment for field, fragment in queries._FILTERS if getattr(query, field) is not None),
-        query.sort,
-        query.descending,
-        query.after is not None,
-    )
-    values = [getattr(query, field) for field, _ in queries._FILTERS if getattr(query, field) is not None]
-    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", USER, *values, *(query.after or ()), query.limit)
+    sql, args = queries.list_statement(USER, query)
+    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
     return list(nodes(json.loads(plan)[0]["Plan"]))
 
 
