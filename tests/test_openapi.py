@@ -39,3 +39,37 @@ async def test_the_toggle_body_is_optional_and_other_bodies_are_required(client:
 async def test_title_limits_are_stated(client: TestClient) -> None:
     title = (await schema(client))["components"]["schemas"]["TaskCreate"]["properties"]["title"]
     assert (title["minLength"], title["maxLength"]) == (1, 200)
+
+
+async def test_the_list_documents_every_parameter_with_its_limits(client: TestClient) -> None:
+    operation = (await schema(client))["paths"]["/api/{user_id}/tasks"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert set(parameters) >= {
+        "completed",
+        "priority",
+        "tag",
+        "due_before",
+        "due_after",
+        "overdue",
+        "q",
+        "sort",
+        "limit",
+        "cursor",
+    }
+    assert all(parameters[name].get("description") for name in parameters if name != "user_id")
+    limit = parameters["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 200, 100)
+    assert "-due_at" in str(parameters["sort"]["schema"])
+    assert "link" in {name.lower() for name in operation["responses"]["200"]["headers"]}
+
+
+async def test_conditional_requests_are_documented(client: TestClient) -> None:
+    paths = (await schema(client))["paths"]
+    task = paths["/api/{user_id}/tasks/{task_id}"]
+    assert "304" in task["get"]["responses"]
+    assert "If-None-Match" in {parameter["name"] for parameter in task["get"]["parameters"]}
+    for method in ("put", "patch", "delete"):
+        assert "412" in task[method]["responses"], method
+        assert "If-Match" in {parameter["name"] for parameter in task[method]["parameters"]}, method
+    assert "ETag" in task["put"]["responses"]["200"]["headers"]
+    assert {"/api/{user_id}/tasks/stats", "/api/{user_id}/tags"} <= set(paths)

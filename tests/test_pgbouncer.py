@@ -88,17 +88,23 @@ async def test_the_whole_api_works_through_the_pooler(pooler_url: str) -> None:
         created = await client.post("/api/alice/tasks", json={"title": "pooled"}, headers=ALICE)
         assert created.status_code == 201
         path = created.headers["location"]
+        etag = created.headers["etag"]
+        filtered = {"priority": ["high", "low"], "tag": "pool", "q": "pooled", "sort": "due_at", "limit": "1"}
         calls = [
             client.get("/api/alice/tasks", headers=ALICE),
             client.get(path, headers=ALICE),
-            client.patch(path, json={"description": "via pgbouncer"}, headers=ALICE),
-            client.put(path, json={"title": "pooled again"}, headers=ALICE),
+            client.patch(path, json={"description": "via pgbouncer"}, headers={**ALICE, "If-Match": etag}),
+            client.put(path, json={"title": "pooled again", "priority": "high", "tags": ["pool"]}, headers=ALICE),
+            client.get("/api/alice/tasks", params=filtered, headers=ALICE),  # enum arrays, composed SQL
+            client.get("/api/alice/tasks/stats", params={"tz": "Europe/Paris"}, headers=ALICE),
+            client.get("/api/alice/tags", headers=ALICE),
             client.patch(f"{path}/complete", headers=ALICE),
+            client.delete("/api/alice/tasks", params={"completed": "true"}, headers=ALICE),
         ]
         for call in calls:
             response = await call
             assert response.status_code == 200, response.text
-        assert (await client.delete(path, headers=ALICE)).status_code == 204
+        assert (await client.get(path, headers=ALICE)).status_code == 404  # cleared as completed
 
 
 async def test_many_concurrent_requests_share_few_server_connections(pooler_url: str) -> None:
