@@ -18,7 +18,10 @@ from litestar.params import FromPath
 
 from service.config import load_settings
 from service.database import pool_options
-from service.queries import SQL
+from service.listing import TaskQuery
+from service.queries import list_statement
+
+DEFAULT_PAGE = TaskQuery()  # what GET /tasks without parameters asks for
 
 
 @get("/noop", sync_to_thread=False)
@@ -32,7 +35,8 @@ def noop_app() -> Litestar:
 
 @get("/bare/{user_id:str}/tasks")
 async def bare_list(state: State, user_id: FromPath[str]) -> list[dict[str, Any]]:
-    rows = await state.pool.fetch(SQL["list_tasks"], user_id)
+    sql, args = list_statement(user_id, DEFAULT_PAGE)
+    rows = await state.pool.fetch(sql, *args)
     return [dict(row) for row in rows]
 
 

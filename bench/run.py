@@ -29,17 +29,20 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from types import SimpleNamespace
+from typing import IO, cast
+from urllib.parse import urlencode
 
 import asyncpg
 import httpx
 import msgspec
 import psutil
 
-from service import embedded, migrations
+from service import embedded, listing, migrations
 from service.auth import issue_token
 from service.config import Settings, load_settings
 from service.database import asyncpg_dsn
+from service.schemas import Task
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".bench"
@@ -118,15 +121,22 @@ def free_port() -> int:
         return port
 
 
-async def seed(database_url: str) -> dict[str, list[str]]:
-    """USERS users with TASKS tasks each; returns their task ids."""
+FILTERED = {"completed": "false", "tag": "work", "sort": "-due_at", "limit": "5"}
+
+
+async def seed(database_url: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """USERS users with TASKS tasks each; returns their task ids, and for each user the cursor
+    of the first page of the FILTERED list."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         await connection.execute("TRUNCATE tasks")
         await connection.execute(
             """
-            INSERT INTO tasks (user_id, title, description)
-            SELECT 'bench-' || u, 'task ' || t, CASE WHEN t % 2 = 0 THEN 'some words about it' END
+            INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
+            SELECT 'bench-' || u, 'task ' || t, CASE WHEN t % 2 = 0 THEN 'some words about it' END,
+                   (ARRAY['low', 'medium', 'high']::task_priority[])[1 + t % 3],
+                   CASE WHEN t % 2 = 0 THEN ARRAY['work'] ELSE ARRAY['home', 'errands'] END,
+                   CASE WHEN t % 4 <> 0 THEN now() + t * interval '1 hour' END
             FROM generate_series(1, $1) AS u, generate_series(1, $2) AS t
             """,
             USERS,
@@ -134,15 +144,29 @@ async def seed(database_url: str) -> dict[str, list[str]]:
         )
         await connection.execute("VACUUM ANALYZE tasks")
         rows = await connection.fetch("SELECT user_id, id::text FROM tasks")
+        ends = await connection.fetch(
+            """
+            SELECT DISTINCT ON (user_id) user_id, due_at, id
+            FROM (SELECT user_id, due_at, id, row_number() OVER (
+                      PARTITION BY user_id ORDER BY coalesce(due_at, 'infinity') DESC, id DESC) AS n
+                  FROM tasks WHERE NOT completed AND tags @> '{work}') AS page
+            WHERE n = 5
+            """
+        )
     finally:
         await connection.close()
     ids: dict[str, list[str]] = {}
     for row in rows:
         ids.setdefault(row["user_id"], []).append(row["id"])
-    return ids
+    sort: listing.Sort = "-due_at"
+    cursors = {
+        row["user_id"]: listing.encode_cursor(sort, cast(Task, SimpleNamespace(due_at=row["due_at"], id=row["id"])))
+        for row in ends
+    }
+    return ids, cursors
 
 
-def scenarios(ids: dict[str, list[str]], secret: str) -> dict[str, list[Request]]:
+def scenarios(ids: dict[str, list[str]], cursors: dict[str, str], secret: str) -> dict[str, list[Request]]:
     settings = msgspec.structs.replace(load_settings(environ={}, env_file=os.devnull), better_auth_secret=secret)
     json_headers = {"Content-Type": "application/json"}
 
@@ -153,6 +177,10 @@ def scenarios(ids: dict[str, list[str]], secret: str) -> dict[str, list[Request]
     tokens = {user: auth(user) for user in users}
     creators = {f"bench-new-{n}": auth(f"bench-new-{n}") for n in range(USERS)}
     lists = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in users]
+    # The second page of a filtered list sorted by due date.
+    filtered = [
+        Request("GET", f"/api/{u}/tasks?{urlencode({**FILTERED, 'cursor': cursors[u]})}", tokens[u]) for u in users
+    ]
     gets = [Request("GET", f"/api/{u}/tasks/{ids[u][n % TASKS]}", tokens[u]) for n, u in enumerate(users)]
     toggles = [
         Request("PATCH", f"/api/{u}/tasks/{ids[u][-1 - n % TASKS]}/complete", tokens[u]) for n, u in enumerate(users)
@@ -167,6 +195,7 @@ def scenarios(ids: dict[str, list[str]], secret: str) -> dict[str, list[Request]
 
     return {
         "list 20": lists,
+        "list filtered": filtered,
         "get one": gets,
         "create": creates,
         "toggle": toggles,
@@ -344,7 +373,7 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     with embedded.temporary() as database_url, ExitStack() as servers:
         migrations.apply(database_url)
-        ids = asyncio.run(seed(database_url))
+        ids, cursors = asyncio.run(seed(database_url))
         secret = secrets.token_urlsafe(48)
         env = service_env(database_url, secret)
         python = sys.executable
@@ -357,7 +386,7 @@ def main() -> int:
         quiet = servers.enter_context(
             server([python, "-m", "service", "serve"], {**env, "ACCESS_LOG": "false"}, "/health/ready")
         )
-        everything = scenarios(ids, secret)
+        everything = scenarios(ids, cursors, secret)
         plan = [
             ("noop", "noop", noop, [Request("GET", "/noop", {})]),
             ("bare", "list 20", bare, [Request("GET", f"/bare/{u}/tasks", {}) for u in sorted(ids)]),
