@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import asyncpg
 import pytest
@@ -118,6 +119,45 @@ async def test_check_constraints_refuse_what_the_api_refuses(
 ) -> None:
     with pytest.raises(asyncpg.CheckViolationError):
         await admin.execute("INSERT INTO tasks (user_id, title, description) VALUES ('u', $1, $2)", title, description)
+
+
+@pytest.mark.parametrize(
+    ("tags", "completed", "completed_at"),
+    [
+        (["Home"], False, None),  # not lower-case
+        ([" home"], False, None),  # not trimmed
+        (["home", "home"], False, None),
+        ([""], False, None),
+        (["x" * 33], False, None),
+        ([f"t{n}" for n in range(11)], False, None),
+        ([], True, None),  # completed without a time
+        ([], False, "2026-01-01T00:00:00Z"),  # a time without being completed
+    ],
+)
+async def test_check_constraints_guard_the_new_fields(
+    admin: asyncpg.Connection, tags: list[str], completed: bool, completed_at: str | None
+) -> None:
+    await admin.execute("SET session_replication_role = replica")  # the triggers would fix completed_at
+    try:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await admin.execute(
+                "INSERT INTO tasks (user_id, title, tags, completed, completed_at) VALUES ('u', 't', $1, $2, $3)",
+                tags,
+                completed,
+                None if completed_at is None else datetime.fromisoformat(completed_at),
+            )
+    finally:
+        await admin.execute("SET session_replication_role = origin")
+
+
+async def test_ten_valid_tags_pass_the_check(admin: asyncpg.Connection) -> None:
+    await admin.execute("TRUNCATE tasks")
+    tags = [f"{n}".rjust(32, "x") for n in range(10)]
+    assert (
+        await admin.fetchval("INSERT INTO tasks (user_id, title, tags) VALUES ('u', 't', $1) RETURNING tags", tags)
+        == tags
+    )
+    await admin.execute("TRUNCATE tasks")
 
 
 async def test_check_constraint_refuses_an_empty_user_id(admin: asyncpg.Connection) -> None:
