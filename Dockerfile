@@ -19,9 +19,10 @@ RUN python -m venv /opt/venv
 
 WORKDIR /build
 # Only pyproject.toml: this layer is rebuilt when the dependencies change, not when the code does.
-# Runtime dependencies only; the `dev` and `embedded` extras stay out (the container uses DATABASE_URL).
+# Runtime dependencies and the redis client (for RATE_LIMIT_STORE_URL); the `dev` and `embedded`
+# extras stay out (the container uses DATABASE_URL).
 COPY pyproject.toml ./
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["redis"]))' \
         > requirements.txt \
     && cat requirements.txt \
     && pip install --prefer-binary -r requirements.txt

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-pgbouncer lint typecheck migrate rollback token clean loadtest bench
+.PHONY: run test test-pgbouncer test-redis lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -21,6 +21,9 @@ test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embe
 
 test-pgbouncer: $(STAMP) ## the service through a real PgBouncer in transaction mode (needs pgbouncer)
 	$(PY) -m pytest -m pgbouncer
+
+test-redis: $(STAMP) ## the rate limit shared through a real Redis (needs redis-server)
+	$(PY) -m pytest -m redis
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check service tests bench loadtest

@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from service import database, metrics, migrations
+from service import database, metrics, migrations, rate_limit
 from service.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
 from service.config import Settings, load_settings
 from service.controllers import HealthController, TagController, TaskController, root
@@ -25,6 +25,7 @@ from service.database import Database
 from service.errors import exception_handlers, problem_details
 from service.observe import ObserveRequests
 from service.query_params import RejectUnknownQueryParameters, record_allowed_query_parameters
+from service.rate_limit import RateLimitMiddleware
 from service.request_id import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
 
     optional_routes = [metrics.MetricsController] if settings.metrics_enabled else []
+    limiter = rate_limit.limiter(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 exclude=["^/docs"],  # the OpenAPI routes; /health and / say exclude_from_auth
                 exclude_http_methods=["OPTIONS"],
             ),
+            *([RateLimitMiddleware(limiter)] if limiter else []),
             RejectUnknownQueryParameters(),
         ],
         plugins=[problem_details],
@@ -110,7 +113,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
-            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
+            expose_headers=[
+                "ETag",
+                "Link",
+                "Location",
+                "Retry-After",
+                "X-Request-ID",
+                "RateLimit-Policy",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
             max_age=600,
         ),
         openapi_config=OpenAPIConfig(

@@ -56,6 +56,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     cors_origins: str = "http://localhost:3000"
     max_body_bytes: PositiveInt = 65536
 
+    rate_limit_per_minute: Annotated[int, Meta(ge=0)] = 600  # per user; 0 turns limiting off
+    rate_limit_burst: PositiveInt = 60
+    rate_limit_store_url: str = ""  # empty: each process counts alone; redis://... shares the count
+
     def __post_init__(self) -> None:
         if self.log_level.upper() not in LOG_LEVELS:
             raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
