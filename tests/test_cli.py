@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,9 +16,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import jwt
+import msgspec
 import pytest
 
 from service.auth import issue_token
+from service.config import Settings
 from tests.conftest import SECRET, make_settings
 
 
@@ -273,3 +276,9 @@ def test_instances_started_together_all_come_up_and_migrate_once(
             assert httpx.get(f"{base}/health/ready").status_code == 200
     finally:
         assert [stop(process) for process, _base in servers] == [0, 0, 0]
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
+    assert documented == {field.encode_name for field in msgspec.structs.fields(Settings)}
