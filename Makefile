@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-pgbouncer test-redis lint typecheck migrate rollback token clean loadtest bench
+.PHONY: run test test-pgbouncer test-redis test-tls lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -24,6 +24,9 @@ test-pgbouncer: $(STAMP) ## the service through a real PgBouncer in transaction 
 
 test-redis: $(STAMP) ## the rate limit shared through a real Redis (needs redis-server)
 	$(PY) -m pytest -m redis
+
+test-tls: $(STAMP) ## a Neon-shaped sslmode=require URL against PostgreSQL with TLS (needs a system PostgreSQL)
+	$(PY) -m pytest -m tls
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check service tests bench loadtest
