@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = await database.create_pool(settings)
         app.state.db = Database(pool, acquire_timeout=settings.db_pool_acquire_timeout)
         app.state.migration_ids = migrations.migration_ids()
+        app.state.max_tasks_per_user = settings.max_tasks_per_user
         metrics.pools.databases.append(app.state.db)
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand

@@ -262,11 +262,17 @@ class TaskController(Controller):
         "/",
         guards=[json_body],
         summary="Create a task",
-        responses={k: v for k, v in BODY_PROBLEMS.items() if k != 404},
+        responses={
+            **{k: v for k, v in BODY_PROBLEMS.items() if k != 404},
+            409: _problem("The user already has MAX_TASKS_PER_USER tasks (10,000 by default)."),
+        },
         response_headers=[LOCATION, ETAG],
     )
-    async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate]) -> Response[Task]:
-        task = await queries.create_task(db, user_id=user_id, data=data)
+    async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate], state: State) -> Response[Task]:
+        quota: int = state.max_tasks_per_user
+        task = await queries.create_task(db, user_id=user_id, data=data, quota=quota)
+        if task is None:
+            raise problem(409, f"you have {quota:,} tasks, the most one user may have: delete some to add more")
         return etags.with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
 
     @delete(

@@ -69,12 +69,12 @@ async def list_tasks(db: DB, *, user_id: str, query: TaskQuery) -> list[Task]:
     return [Task(*row) for row in rows]
 
 
-async def create_task(db: DB, *, user_id: str, data: TaskCreate) -> Task:
+async def create_task(db: DB, *, user_id: str, data: TaskCreate, quota: int) -> Task | None:
+    """The new task, or None when the user already has ``quota`` tasks."""
     row = await db.fetchrow(
-        SQL["create_task"], user_id, data.title, data.description, data.priority, data.tags, data.due_at
+        SQL["create_task"], user_id, data.title, data.description, data.priority, data.tags, data.due_at, quota
     )
-    assert row is not None  # INSERT ... RETURNING always returns the row
-    return Task(*row)
+    return Task(*row) if row else None
 
 
 async def get_task(db: DB, *, user_id: str, task_id: UUID) -> Task | None:

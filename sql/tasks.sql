@@ -78,9 +78,12 @@ ORDER BY lower(title) {dir}, id {dir}
 LIMIT $1
 
 -- name: create_task :one
--- A new open task for the user; the database picks the id and the timestamps.
+-- A new open task for the user, unless they already have $7 tasks (then nothing). The database
+-- picks the id and the timestamps. Locking the user's count makes concurrent creates take turns,
+-- each seeing the count the one before left (a trigger adds the new task to it).
 INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT $1, $2, $3, $4, $5, $6
+WHERE coalesce((SELECT tasks FROM task_counts WHERE user_id = $1 FOR UPDATE), 0) < $7
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
 
 -- name: get_task :one

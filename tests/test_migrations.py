@@ -28,7 +28,7 @@ async def tables(connection: asyncpg.Connection) -> set[str]:
 
 async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connection) -> None:
     every = migrations.migration_ids()
-    assert every == ["0001.create-tasks", "0002.organise-tasks"]
+    assert every == ["0001.create-tasks", "0002.organise-tasks", "0003.count-tasks-per-user"]
 
     assert migrations.apply(scratch_url) == every
     assert "tasks" in await tables(scratch)
@@ -51,7 +51,8 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     scratch_url: str, scratch: asyncpg.Connection
 ) -> None:
     migrations.apply(scratch_url)
-    assert migrations.rollback(scratch_url, count=1) == ["0002.organise-tasks"]  # the first schema
+    later = ["0002.organise-tasks", "0003.count-tasks-per-user"]
+    assert migrations.rollback(scratch_url, count=2) == later[::-1]  # the first schema
     await scratch.execute(
         """
         INSERT INTO tasks (user_id, title, description, completed)
@@ -63,8 +64,10 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     snapshot = FIRST_SCHEMA
     before = [tuple(row) for row in await scratch.fetch(snapshot)]
 
-    assert migrations.apply(scratch_url) == ["0002.organise-tasks"]
+    assert migrations.apply(scratch_url) == later
     assert [tuple(row) for row in await scratch.fetch(snapshot)] == before
+    counted = await scratch.fetch("SELECT user_id, tasks FROM task_counts ORDER BY user_id")
+    assert [tuple(row) for row in counted] == [("user-0", 66), ("user-1", 67), ("user-2", 67)]
     defaults = await scratch.fetch(
         "SELECT DISTINCT priority::text, tags, due_at, completed, completed_at = updated_at AS at_last_change,"
         " completed_at IS NULL AS open FROM tasks ORDER BY completed"
@@ -79,7 +82,7 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     )
     changed = [tuple(row) for row in await scratch.fetch(snapshot)]
 
-    assert migrations.rollback(scratch_url, count=1) == ["0002.organise-tasks"]
+    assert migrations.rollback(scratch_url, count=2) == later[::-1]
     assert [tuple(row) for row in await scratch.fetch(snapshot)] == changed
     assert await scratch.fetchval("SELECT count(*) FROM tasks") == len(before)
     # And the first schema's trigger is back: a write that changes nothing leaves updated_at alone.

@@ -42,7 +42,7 @@ def test_every_task_query_is_filtered_by_user_id_as_first_parameter(query: sqlfi
     if query.sql.lstrip().upper().startswith("INSERT"):
         # An insert scopes the new row by writing user_id from $1.
         assert re.search(r"\(\s*user_id\b", query.sql), f"{query.source}: insert does not set user_id"
-        assert re.search(r"VALUES\s*\(\s*\$1\b", query.sql), f"{query.source}: user_id is not $1"
+        assert re.search(r"(?:VALUES\s*\(|SELECT)\s*\$1\b", query.sql), f"{query.source}: user_id is not $1"
     else:
         assert USER_FILTER.search(query.sql), f"{query.source}: {query.name} does not filter by user_id = $1"
 
