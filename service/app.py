@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -145,6 +145,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         request_max_body_size=settings.max_body_bytes,
+        # Every body is JSON (or the docs page): a browser must not guess another type.
+        response_headers=[ResponseHeader(name="X-Content-Type-Options", value="nosniff")],
         # The process configures logging (service.logs); the app only emits records.
         logging_config=None,
     )

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import CacheControlHeader, ResponseHeader, State
 from litestar.di import NamedDependency
 from litestar.exceptions import (
     ClientException,
@@ -157,10 +157,15 @@ async def refused(db: Database, user_id: str, task_id: UUID, versions: list[date
     return not_found()
 
 
+# One user's data: no shared cache (a proxy, the browser's disk) may keep a copy.
+PRIVATE = CacheControlHeader(no_store=True)
+
+
 class TaskController(Controller):
     path = "/api/{user_id:str}/tasks"
     tags = ("tasks",)
     security = ({"BearerToken": []},)
+    cache_control = PRIVATE
 
     @get(
         "/",
@@ -416,6 +421,7 @@ class TagController(Controller):
     path = "/api/{user_id:str}/tags"
     tags = ("tasks",)
     security = ({"BearerToken": []},)
+    cache_control = PRIVATE
 
     @get(
         "/",

@@ -22,6 +22,7 @@ from service.metrics import database_unavailable
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
+ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 # Errors that mean "the database is not there right now", not "this request is wrong":
 # the server went away or is restarting, a statement hit statement_timeout, or no pooled
@@ -49,12 +50,15 @@ class Problem(msgspec.Struct, omit_defaults=True):
 def problem(
     status: int, detail: str, *, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
 ) -> ProblemDetailsException:
-    """The one way an error body is made here: RFC 9457 fields, plus the request's id."""
+    """The one way an error body is made here: RFC 9457 fields, plus the request's id.
+
+    An error is about one request: no cache keeps it, and no browser reads it as anything but JSON.
+    """
     return ProblemDetailsException(
         status_code=status,
         title=HTTPStatus(status).phrase,
         detail=detail,
-        headers=headers,
+        headers={**ERROR_HEADERS, **(headers or {})},
         extra={**(extra or {}), "request_id": request_id.current()},
     )
 
