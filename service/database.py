@@ -49,6 +49,8 @@ class Database:
         connection = await self._acquire()
         try:
             return await connection.fetch(query, *args)  # type: ignore[no-any-return]
+        except asyncpg.InternalClientError as exc:
+            raise _unusable(connection) from exc
         finally:
             await self.pool.release(connection)
 
@@ -56,6 +58,8 @@ class Database:
         connection = await self._acquire()
         try:
             return await connection.fetchrow(query, *args)
+        except asyncpg.InternalClientError as exc:
+            raise _unusable(connection) from exc
         finally:
             await self.pool.release(connection)
 
@@ -63,8 +67,23 @@ class Database:
         connection = await self._acquire()
         try:
             return await connection.fetchval(query, *args)
+        except asyncpg.InternalClientError as exc:
+            raise _unusable(connection) from exc
         finally:
             await self.pool.release(connection)
+
+
+def _unusable(connection: asyncpg.Connection) -> asyncpg.ConnectionDoesNotExistError:
+    """asyncpg failed a statement because the connection's protocol is in a state it cannot leave.
+
+    Seen when the server ends a pooled connection between two requests (a restart, a fast
+    shutdown): asyncpg has read the "terminating connection" message but not yet the end of the
+    stream, and refuses the next statement, before sending it, with "cannot switch to state ...;
+    another operation is in progress" (MagicStack/asyncpg#1069). Drop the connection so the pool
+    opens a new one, and answer as for a lost connection (503).
+    """
+    connection.terminate()
+    return asyncpg.ConnectionDoesNotExistError("the connection was ended by the server")
 
 
 _SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg", "postgres+asyncpg"}

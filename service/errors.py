@@ -31,6 +31,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
     ConnectionError,
+    FileNotFoundError,  # over a Unix socket: a stopped server has removed its socket file
     socket.gaierror,
     asyncio.TimeoutError,
 )
