@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve HTTP (DATABASE_URL, or the embedded server when unset)")
     commands.add_parser("run", help="development: embedded database if needed, dev secret if needed, migrate, serve")
-    commands.add_parser("migrate", help="apply pending migrations (use the direct endpoint, not a pooler)")
+    commands.add_parser("migrate", help="apply pending migrations to MIGRATIONS_DATABASE_URL, else DATABASE_URL")
     rollback = commands.add_parser("rollback", help="roll back the latest migrations")
     rollback.add_argument("--count", type=int, default=1, help="how many (0 for all; default 1)")
     token = commands.add_parser("token", help="print an HS256 token for a user, signed with BETTER_AUTH_SECRET")
@@ -109,13 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(issue_token(settings, args.user_id, ttl_seconds=args.ttl))
         elif args.command == "migrate":
             settings = _with_database(settings)
-            migrations.apply(settings.database_url, retry_seconds=settings.db_connect_retry_seconds)
+            migrations.apply(settings.migrations_url, retry_seconds=settings.db_connect_retry_seconds)
         elif args.command == "rollback":
             settings = _with_database(settings)
-            migrations.rollback(settings.database_url, count=args.count)
+            migrations.rollback(settings.migrations_url, count=args.count)
         elif args.command == "run":
             settings = _with_dev_secret(_with_database(settings))
-            migrations.apply(settings.database_url, retry_seconds=settings.db_connect_retry_seconds)
+            migrations.apply(settings.migrations_url, retry_seconds=settings.db_connect_retry_seconds)
             serve(settings)
         else:
             serve(_with_database(settings))

@@ -33,6 +33,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     metrics_enabled: bool = True
 
     database_url: str = ""
+    # Where migrations run: the direct endpoint when DATABASE_URL is a transaction pooler (Neon's
+    # -pooler host); empty means DATABASE_URL.
+    migrations_database_url: str = ""
     db_pool_min_size: Annotated[int, Meta(ge=0)] = 1
     db_pool_max_size: PositiveInt = 10
     db_pool_acquire_timeout: PositiveFloat = 5.0
@@ -64,6 +67,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     def __post_init__(self) -> None:
         if self.log_level.upper() not in LOG_LEVELS:
             raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+
+    @property
+    def migrations_url(self) -> str:
+        return self.migrations_database_url or self.database_url
 
     @property
     def cors_origin_list(self) -> list[str]:

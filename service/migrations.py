@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from yoyo import get_backend, read_migrations
@@ -28,8 +29,21 @@ def migration_ids(directory: Path = MIGRATIONS_DIR) -> list[str]:
     return [migration.id for migration in all_migrations(directory)]
 
 
+def refuse_a_pooler(database_url: str) -> None:
+    """Migrations need the direct endpoint: a transaction pooler (Neon's ``-pooler`` host) may run
+    each statement of a migration on a different server connection, and cuts long DDL off at its
+    query timeout."""
+    host = urlsplit(database_url).hostname or ""
+    if "-pooler." in host:
+        raise ValueError(
+            f"{host} is Neon's pooled endpoint; run migrations against the direct one "
+            f"({host.replace('-pooler.', '.', 1)}): set MIGRATIONS_DATABASE_URL to it"
+        )
+
+
 def _connect(database_url: str, retry_seconds: float) -> DatabaseBackend:
     """yoyo's backend, retrying the connection for ``retry_seconds`` (the database may be starting)."""
+    refuse_a_pooler(database_url)
     deadline = time.monotonic() + retry_seconds
     delay = 0.25
     while True:

@@ -282,3 +282,14 @@ def test_env_example_documents_every_setting() -> None:
     text = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE))
     assert documented == {field.encode_name for field in msgspec.structs.fields(Settings)}
+
+
+def test_migrate_uses_migrations_database_url_over_database_url(
+    scratch_url: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    # DATABASE_URL is the pooler the service would use; here nothing listens there at all.
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    env = {**base_env, "DATABASE_URL": dead, "MIGRATIONS_DATABASE_URL": scratch_url, "DB_CONNECT_RETRY_SECONDS": "0"}
+    migrated = task_api("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrations applied: 0001.create-tasks" in migrated.stderr

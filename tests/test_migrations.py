@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -207,3 +208,11 @@ async def test_queries_are_index_lookups_starting_from_user_id(
     assert "Seq Scan" not in text, plan
     assert "Index" in text, plan
     assert "user_id" in text, plan
+
+
+def test_migrations_refuse_neons_pooled_endpoint_without_connecting() -> None:
+    pooled = "postgresql://u:p@ep-cool-cake-123456-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require"
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"direct one \(ep-cool-cake-123456\.eu-central-1\.aws\.neon\.tech\)"):
+        migrations.apply(pooled, retry_seconds=30)
+    assert time.monotonic() - started < 1  # refused before any connection attempt or retry
