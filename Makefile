@@ -19,8 +19,8 @@ run: $(STAMP) ## migrate and serve on HOST:PORT (embedded PostgreSQL when DATABA
 test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embedded unless TEST_DATABASE_URL)
 	$(PY) -m pytest
 
-test-pgbouncer: $(STAMP) ## the service through a real PgBouncer in transaction mode (needs pgbouncer)
-	$(PY) -m pytest -m pgbouncer
+test-pgbouncer: $(STAMP) ## the whole suite with the app behind a real PgBouncer in transaction mode (needs pgbouncer)
+	TEST_THROUGH_PGBOUNCER=1 $(PY) -m pytest -m 'pgbouncer or not (direct or redis or tls)'
 
 test-redis: $(STAMP) ## the rate limit shared through a real Redis (needs redis-server)
 	$(PY) -m pytest -m redis

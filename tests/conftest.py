@@ -1,6 +1,12 @@
 """A real PostgreSQL for the whole session: embedded in a temporary directory, or TEST_DATABASE_URL.
 
 TEST_DATABASE_URL's database is wiped: the suite migrates it and truncates tasks before every test.
+
+With TEST_THROUGH_PGBOUNCER=1 (make test-pgbouncer) every app the tests build on the session's
+database reaches it through a real PgBouncer in transaction mode, as behind Neon's pooled
+endpoint, configured as the README says (no statement cache, no statement_timeout at connect).
+Migrations and the ``admin`` connection still go direct; tests marked ``direct`` are about the
+direct connection itself and do not run then.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ import io
 import json
 import logging
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -46,6 +53,20 @@ def migrated(database_url: str) -> str:
     return database_url
 
 
+THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
+_POOLED_URLS: dict[str, str] = {}  # the session database's direct URL -> PgBouncer's
+
+
+@pytest.fixture(scope="session", autouse=THROUGH_PGBOUNCER)
+def _through_pgbouncer(migrated: str) -> Iterator[None]:
+    from tests.pgbouncer import pgbouncer
+
+    with pgbouncer(migrated, pool_size=10) as pooled_url:
+        _POOLED_URLS[migrated] = pooled_url
+        yield
+        _POOLED_URLS.clear()
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     base = load_settings(environ={}, env_file=os.devnull)
     # The suite sends far more requests per user than a person would; tests/test_rate_limit.py
@@ -54,8 +75,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "better_auth_secret": SECRET,
         "rate_limit_per_minute": 0,
-        **overrides,
     }
+    if database_url in _POOLED_URLS:
+        values.update(database_url=_POOLED_URLS[database_url], db_statement_cache_size=0, db_statement_timeout_ms=0)
+    values.update(overrides)
     return msgspec.structs.replace(base, **values)
 
 
@@ -83,6 +106,13 @@ async def client(_session_client: TestClient, admin: asyncpg.Connection) -> Test
     """The app, served in-process, over an empty tasks table."""
     await admin.execute("TRUNCATE tasks")
     return _session_client
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def bearer(user_id: str, secret: str = SECRET, **kwargs: Any) -> dict[str, str]:

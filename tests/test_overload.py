@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
@@ -33,6 +34,7 @@ async def test_an_exhausted_pool_answers_503_after_the_acquire_timeout(migrated:
         assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
 
 
+@pytest.mark.direct  # statement_timeout as a connection setting, which PgBouncer refuses
 async def test_a_statement_past_statement_timeout_is_cancelled_and_the_connection_reused(
     migrated: str, admin: asyncpg.Connection
 ) -> None:

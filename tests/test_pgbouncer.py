@@ -7,74 +7,26 @@ and .ci/run installs it. Migrations go to the server directly, never through the
 from __future__ import annotations
 
 import asyncio
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from tests.conftest import ALICE, make_settings
+from tests.conftest import ALICE, THROUGH_PGBOUNCER, make_settings
+from tests.pgbouncer import PgBouncerError, pgbouncer
 
 pytestmark = pytest.mark.pgbouncer
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def pooler_url(migrated: str) -> Iterator[str]:
-    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    if not os.path.exists(binary):
-        pytest.fail("pgbouncer is not installed: apt-get install pgbouncer (make test-pgbouncer needs it)")
-    parts = urlsplit(migrated)
-    socket_dir = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
-    port = free_port()
-    # PgBouncer refuses to run as root; run it as the user that owns the database's socket.
-    owner = pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name if socket_dir.startswith("/") else None
-    with tempfile.TemporaryDirectory(prefix="task-api-pgbouncer-") as directory:
-        config = Path(directory) / "pgbouncer.ini"
-        config.write_text(
-            f"[databases]\n* = host={socket_dir} port={parts.port or 5432} user={parts.username or 'postgres'}\n"
-            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = any\n"
-            "pool_mode = transaction\nunix_socket_dir =\nmax_client_conn = 200\ndefault_pool_size = 5\n"
-        )
-        if os.geteuid() == 0 and owner:
-            shutil.chown(directory, owner)
-            shutil.chown(config, owner)
-        command = [binary, str(config)]
-        process = subprocess.Popen(command, user=owner if os.geteuid() == 0 else None, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while not listening(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"pgbouncer did not start: {process.communicate()[1].decode()}")
-            time.sleep(0.05)
-        try:
-            yield f"postgresql://{parts.username or 'postgres'}@127.0.0.1:{port}{parts.path}"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-            if process.stderr is not None:
-                process.stderr.close()
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    try:
+        with pgbouncer(migrated) as url:
+            yield url
+    except PgBouncerError as exc:
+        pytest.fail(f"{exc} (make test-pgbouncer needs it)")
 
 
 def pooled(url: str, **overrides: Any) -> Any:
@@ -127,3 +79,13 @@ async def test_statement_timeout_refused_at_connect_falls_back_with_a_warning(
     async with AsyncTestClient(app=create_app(pooled(pooler_url))) as client:
         assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
     assert "ALTER ROLE <user> SET statement_timeout = '5000ms'" in caplog.text
+
+
+async def test_the_suites_apps_reach_the_database_through_pgbouncer(migrated: str) -> None:
+    # make test-pgbouncer sets TEST_THROUGH_PGBOUNCER=1: every other test's app then uses the pooler.
+    assert THROUGH_PGBOUNCER, "make test-pgbouncer runs the suite with TEST_THROUGH_PGBOUNCER=1"
+    settings = make_settings(migrated)
+    assert settings.database_url != migrated
+    assert (settings.db_statement_cache_size, settings.db_statement_timeout_ms) == (0, 0)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
