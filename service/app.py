@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     record_allowed_query_parameters(app)
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.
-    app.asgi_handler = ObserveRequests(app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled)
+    app.asgi_handler = ObserveRequests(
+        app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled, user_key=settings.log_user_key
+    )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

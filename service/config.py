@@ -30,6 +30,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     log_level: str = "INFO"
     log_format: LogFormat = "auto"
     access_log: bool = True
+    log_user_key: str = ""  # keys the access log's user reference; empty: a random key per process
     metrics_enabled: bool = True
 
     database_url: str = ""

@@ -8,7 +8,10 @@ raised by authentication as a 200.)
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import time
 
 from litestar.enums import ScopeType
@@ -23,13 +26,16 @@ class ObserveRequests:
     """One access line per request (method, route template, status, duration) and the request metrics.
 
     The route template (``/api/{user_id}/tasks``), never the path, so lines and series group by
-    endpoint and carry no user id.
+    endpoint and carry no user id. An authenticated request's line has ``user``: an HMAC of the
+    user id under ``user_key``, so one user's requests can be followed without the log holding
+    who they are. Instances that share a key (LOG_USER_KEY) give a user the same reference.
     """
 
-    def __init__(self, app: ASGIApp, *, log: bool, measure: bool):
+    def __init__(self, app: ASGIApp, *, log: bool, measure: bool, user_key: str = ""):
         self.app = app
         self.log = log
         self.measure = measure
+        self.user_key = (user_key or secrets.token_hex(32)).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         log = self.log and access_log.isEnabledFor(logging.INFO)
@@ -55,4 +61,6 @@ class ObserveRequests:
                 metrics.observe_request(method, route, status, seconds)
             if log:
                 fields = {"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)}
+                if isinstance(user := scope.get("user"), str):
+                    fields["user"] = hmac.new(self.user_key, user.encode(), hashlib.sha256).hexdigest()[:16]
                 access_log.info("%s %s %d", method, route, status, extra={"fields": fields})

@@ -33,6 +33,20 @@ async def test_every_request_gets_one_access_line_with_the_route_template(migrat
     assert "alice" not in json.dumps(access)  # the template, never the user's path
 
 
+async def test_access_lines_name_the_user_by_a_keyed_reference(migrated: str, json_log: CapturedLog) -> None:
+    apps = [create_app(make_settings(migrated, log_user_key=key)) for key in ("one key", "one key", "another")]
+    for app in apps:
+        async with AsyncTestClient(app=app) as client:
+            await client.get("/api/alice/tasks", headers=ALICE)
+            await client.get("/api/alice/tasks")  # 401: nobody authenticated
+    users = [line.get("user") for line in json_log.lines() if line["logger"] == "service.access"]
+    alice_one, nobody, alice_same_key, _, alice_other_key, _ = users
+    assert nobody is None
+    assert isinstance(alice_one, str)
+    assert len(alice_one) == 16
+    assert alice_one == alice_same_key != alice_other_key
+
+
 async def test_access_log_can_be_turned_off(migrated: str, json_log: CapturedLog) -> None:
     async with AsyncTestClient(app=create_app(make_settings(migrated, access_log=False))) as client:
         await client.get("/api/alice/tasks", headers=ALICE)
