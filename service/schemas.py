@@ -40,7 +40,7 @@ Description = Annotated[
 ]
 
 
-Priority = Literal["low", "medium", "high"]
+Priority = Literal["low", "medium", "high"]  # sorts in this order
 PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high")  # also the sort order, low first
 
 Tag = Annotated[
@@ -61,7 +61,10 @@ Tags = Annotated[
     ),
 ]
 # RFC 3339 with an offset: a due time without one would mean a different instant to each reader.
-DueAt = Annotated[datetime, Meta(tz=True, description="RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.")]
+DueAt = Annotated[
+    datetime,
+    Meta(tz=True, description="RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.", examples=["2026-11-30T17:00:00Z"]),
+]
 
 
 def normalise_tag(tag: str, where: str = "$.tags") -> str:
