@@ -18,14 +18,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 
 WORKDIR /build
-# Only pyproject.toml: this layer is rebuilt when the dependencies change, not when the code does.
-# Runtime dependencies and the redis client (for RATE_LIMIT_STORE_URL); the `dev` and `embedded`
-# extras stay out (the container uses DATABASE_URL).
-COPY pyproject.toml ./
-RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["redis"]))' \
-        > requirements.txt \
-    && cat requirements.txt \
-    && pip install --prefer-binary -r requirements.txt
+# Only the lock: this layer is rebuilt when the dependencies change, not when the code does.
+# The locked runtime dependencies and the redis client (for RATE_LIMIT_STORE_URL): the versions CI
+# tested. The `dev` and `embedded` extras stay out (the container uses DATABASE_URL).
+COPY requirements.lock ./
+RUN pip install --prefer-binary -r requirements.lock
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

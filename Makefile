@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test test-pgbouncer test-redis test-tls lint typecheck migrate rollback token clean loadtest bench
+.PHONY: lock run test test-pgbouncer test-redis test-tls lint typecheck migrate rollback token clean loadtest bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# The versions CI tested, from the lock; anything a newer Python needs beyond it still resolves.
+	$(PY) -m pip install --quiet --constraint requirements-dev.lock -e '.[dev,redis]'
 	@touch $@
 
 run: $(STAMP) ## migrate and serve on HOST:PORT (embedded PostgreSQL when DATABASE_URL is unset)
@@ -47,7 +48,7 @@ token: $(STAMP) ## print a token for USER (default alice), signed with BETTER_AU
 LOADTEST_STAMP := $(VENV)/.installed-loadtest
 
 $(LOADTEST_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,loadtest]'
+	$(PY) -m pip install --quiet --constraint requirements-dev.lock -e '.[dev,redis,loadtest]'
 	@touch $@
 
 # USERS, SPAWN_RATE, DURATION, TARGET_URL and the LOADTEST_* objectives: see docs/loadtest.md.
@@ -60,6 +61,13 @@ loadtest: $(LOADTEST_STAMP) ## Locust against TARGET_URL (or a service it starts
 # BENCH_ROUNDS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_ONLY: see bench/run.py and docs/benchmarks.md.
 bench: $(STAMP) ## wrk against the service and two reference points, one worker each (needs wrk)
 	$(PY) -m bench.run
+
+lock: ## re-pin every dependency after changing pyproject.toml: requirements.lock (the image), requirements-dev.lock (make)
+	$(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --upgrade --no-emit-index-url --no-emit-find-links --strip-extras \
+		--extra redis -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --upgrade --no-emit-index-url --no-emit-find-links --strip-extras \
+		--extra redis --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
