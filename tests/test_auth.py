@@ -460,6 +460,18 @@ async def test_token_whose_alg_is_not_a_string_is_rejected(client: TestClient, a
     assert_unauthorized(await get_tasks(client, token), "algorithm is not accepted")
 
 
+@pytest.mark.parametrize(
+    "crit", [["exp"], ["b64"], ["urn:example:unknown"], [], "exp"], ids=["claim", "b64", "unknown", "empty", "string"]
+)
+async def test_a_correctly_signed_token_with_a_critical_header_is_rejected(client: TestClient, crit: Any) -> None:
+    # RFC 7515 4.1.11: a recipient that does not understand every listed extension must reject the token;
+    # we understand none.
+    token = hand_made({"alg": "HS256", "typ": "JWT", "crit": crit}, claims(), hmac_sha256(SECRET.encode()))
+    assert_unauthorized(await get_tasks(client, token), "token is malformed")
+    honest = hand_made({"alg": "HS256", "typ": "JWT"}, claims(), hmac_sha256(SECRET.encode()))
+    await assert_accepted(client, with_token(honest))
+
+
 async def test_public_key_token_is_rejected_when_no_jwks_is_configured(
     client: TestClient, published_keys: dict[str, SigningKey]
 ) -> None:
