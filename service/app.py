@@ -27,6 +27,7 @@ from service.observe import ObserveRequests
 from service.query_params import RejectUnknownQueryParameters, record_allowed_query_parameters
 from service.rate_limit import RateLimitMiddleware
 from service.request_id import RequestIdMiddleware
+from service.slow_clients import BodyDeadline
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     record_allowed_query_parameters(app)
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.
+    app.asgi_handler = BodyDeadline(app.asgi_handler, seconds=settings.body_timeout_seconds)
     app.asgi_handler = ObserveRequests(
         app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled, user_key=settings.log_user_key
     )

@@ -59,6 +59,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
 
     cors_origins: str = "http://localhost:3000"
     max_body_bytes: PositiveInt = 65536
+    body_timeout_seconds: PositiveFloat = 10.0
     max_tasks_per_user: PositiveInt = 10_000
 
     rate_limit_per_minute: Annotated[int, Meta(ge=0)] = 600  # per user; 0 turns limiting off
