@@ -24,6 +24,7 @@ from service.controllers import HealthController, TagController, TaskController,
 from service.database import Database
 from service.errors import exception_handlers, problem_details
 from service.observe import ObserveRequests
+from service.openapi import say_what_is_enforced
 from service.query_params import RejectUnknownQueryParameters, record_allowed_query_parameters
 from service.rate_limit import RateLimitMiddleware
 from service.request_id import RequestIdMiddleware
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     record_allowed_query_parameters(app)
+    say_what_is_enforced(app.openapi_schema)  # generated once here, then served as amended
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.
     app.asgi_handler = BodyDeadline(app.asgi_handler, seconds=settings.body_timeout_seconds)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from openapi_spec_validator import validate
 
-from tests.conftest import TestClient
+from tests.conftest import ALICE, TestClient
 
 
 async def schema(client: TestClient) -> dict[str, Any]:
@@ -73,3 +74,21 @@ async def test_conditional_requests_are_documented(client: TestClient) -> None:
         assert "If-Match" in {parameter["name"] for parameter in task[method]["parameters"]}, method
     assert "ETag" in task["put"]["responses"]["200"]["headers"]
     assert {"/api/{user_id}/tasks/stats", "/api/{user_id}/tags"} <= set(paths)
+
+
+async def test_request_bodies_say_what_the_service_refuses(client: TestClient) -> None:
+    schemas = (await schema(client))["components"]["schemas"]
+    for name in ("TaskCreate", "TaskReplace", "TaskUpdate", "CompletedUpdate"):
+        assert schemas[name]["additionalProperties"] is False, name  # unknown fields are a 400
+    pattern = re.compile(schemas["TaskCreate"]["properties"]["title"]["pattern"])
+    assert pattern.search("Buy milk")
+    assert not pattern.search(" \t ")  # blank after trimming is a 400
+    assert not pattern.search("a\x00b")
+    for name in ("TaskCreate", "TaskReplace"):
+        item = schemas[name]["properties"]["tags"]["items"]
+        assert item["minLength"] == 1
+        assert not re.search(item["pattern"], "   ")
+    assert schemas["TaskUpdate"]["properties"]["tags"]["oneOf"][0]["items"]["minLength"] == 1
+    # The service refuses exactly these.
+    for body in ({"title": "x", "extra": 1}, {"title": "   "}, {"title": "x", "tags": ["  "]}):
+        assert (await client.post("/api/alice/tasks", json=body, headers=ALICE)).status_code == 400
