@@ -19,6 +19,8 @@ _MICROSECOND = timedelta(microseconds=1)
 
 _TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
 _TAG_LIST = re.compile(rf"\s*{_TAG}\s*(?:,\s*{_TAG}\s*)*")
+# What If-Match and If-None-Match accept, as the OpenAPI document states it.
+HEADER_PATTERN = rf"^(?:\s*\*\s*|{_TAG_LIST.pattern})$"
 _EACH_TAG = re.compile(r'(W/)?"([^"]*)"')
 
 

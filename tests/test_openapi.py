@@ -92,3 +92,17 @@ async def test_request_bodies_say_what_the_service_refuses(client: TestClient) -
     # The service refuses exactly these.
     for body in ({"title": "x", "extra": 1}, {"title": "   "}, {"title": "x", "tags": ["  "]}):
         assert (await client.post("/api/alice/tasks", json=body, headers=ALICE)).status_code == 400
+
+
+async def test_parameters_say_what_the_service_refuses(client: TestClient) -> None:
+    paths = (await schema(client))["paths"]
+    clear = next(p for p in paths["/api/{user_id}/tasks"]["delete"]["parameters"] if p["name"] == "completed")
+    assert clear["schema"]["enum"] == [True]
+    task = paths["/api/{user_id}/tasks/{task_id}"]
+    for method, name in (("get", "If-None-Match"), ("put", "If-Match"), ("delete", "If-Match")):
+        header = next(p for p in task[method]["parameters"] if p["name"] == name)
+        pattern = re.compile(header["schema"]["pattern"])
+        assert pattern.match('"660da8a536a40"')
+        assert pattern.match('W/"a", "b"')
+        assert pattern.match("*")
+        assert not pattern.match("660da8a536a40")  # unquoted: a 400
