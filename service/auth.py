@@ -38,7 +38,9 @@ class JWKSCache:
     Keys are refreshed in the background once they are ``cache_seconds`` old; a token with an
     unknown ``kid`` triggers a fetch, but never more than one per ``min_refetch_seconds``, so a
     stream of made-up ``kid``s cannot make us hammer the key server. A failed fetch keeps the
-    keys we have.
+    keys we have. A fetch takes at most the client's (read) timeout, JWKS_TIMEOUT_SECONDS, in all:
+    httpx's timeouts bound each read, so a key server sending a byte now and then would otherwise
+    hold every request that waits for it.
     """
 
     def __init__(self, url: str, client: httpx.AsyncClient, *, cache_seconds: float, min_refetch_seconds: float):
@@ -72,13 +74,14 @@ class JWKSCache:
                 return
             self._attempted_at = time.monotonic()
             try:
-                response = await self._client.get(self.url)
+                async with asyncio.timeout(self._client.timeout.read):
+                    response = await self._client.get(self.url)
                 response.raise_for_status()
                 document = response.json()
                 if not isinstance(document, dict):
                     raise ValueError("JWKS document is not a JSON object")
                 key_set = jwt.PyJWKSet.from_dict(document)
-            except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            except (httpx.HTTPError, TimeoutError, ValueError, jwt.PyJWTError) as exc:
                 log.warning("JWKS fetch from %s failed, keeping %d cached keys: %r", self.url, len(self._keys), exc)
                 return
             keys = {key.key_id: key for key in key_set.keys if key.algorithm_name in PUBLIC_KEY_ALGORITHMS}
