@@ -18,6 +18,7 @@ from service import database, embedded, logs, migrations
 from service.app import create_app
 from service.auth import issue_token
 from service.config import Settings, SettingsError, load_settings
+from service.http_limits import LimitedHttpToolsProtocol
 
 log = logging.getLogger("service")
 
@@ -71,7 +72,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=LimitedHttpToolsProtocol,
         log_config=logs.dict_config(settings.log_level, settings.log_format),
         access_log=False,  # ours is service.observe.ObserveRequests
         server_header=False,
