@@ -46,27 +46,21 @@ class Database:
             self.waiting -= 1
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        connection = await self._acquire()
-        try:
-            return await connection.fetch(query, *args)  # type: ignore[no-any-return]
-        except asyncpg.InternalClientError as exc:
-            raise _unusable(connection) from exc
-        finally:
-            await self.pool.release(connection)
+        rows: list[asyncpg.Record] = await self._run("fetch", query, args)
+        return rows
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        connection = await self._acquire()
-        try:
-            return await connection.fetchrow(query, *args)
-        except asyncpg.InternalClientError as exc:
-            raise _unusable(connection) from exc
-        finally:
-            await self.pool.release(connection)
+        row: asyncpg.Record | None = await self._run("fetchrow", query, args)
+        return row
 
     async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._run("fetchval", query, args)
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        """``connection.<method>(query, *args)`` on a pooled connection, released afterwards."""
         connection = await self._acquire()
         try:
-            return await connection.fetchval(query, *args)
+            return await getattr(connection, method)(query, *args)
         except asyncpg.InternalClientError as exc:
             raise _unusable(connection) from exc
         finally:
