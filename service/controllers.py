@@ -337,11 +337,7 @@ class TaskController(Controller):
         if task is None:
             raise not_found()
         tag = etags.etag(task.updated_at)
-        try:
-            proceed = etags.none_match(if_none_match, tag)
-        except etags.BadPrecondition as exc:
-            raise bad_parameter("If-None-Match", str(exc), source="header") from exc
-        if not proceed:
+        if not etags.none_match(if_none_match, tag):
             return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
         return etags.with_etag(task)
 
@@ -357,7 +353,7 @@ class TaskController(Controller):
     async def replace_task(
         self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskReplace], if_match: IfMatch = None
     ) -> Response[Task]:
-        versions = etags.versions_or_400(if_match)
+        versions = etags.if_match_versions(if_match)
         task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
         return await written(db, user_id, task_id, task, versions)
 
@@ -373,7 +369,7 @@ class TaskController(Controller):
     async def update_task(
         self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskUpdate], if_match: IfMatch = None
     ) -> Response[Task]:
-        versions = etags.versions_or_400(if_match)
+        versions = etags.if_match_versions(if_match)
         task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
         return await written(db, user_id, task_id, task, versions)
 
@@ -396,7 +392,7 @@ class TaskController(Controller):
         data: JSONBody[CompletedUpdate | None] = None,
         if_match: IfMatch = None,
     ) -> Response[Task]:
-        versions = etags.versions_or_400(if_match)
+        versions = etags.if_match_versions(if_match)
         if data is None:
             task = await queries.toggle_task(db, user_id=user_id, task_id=task_id, versions=versions)
         else:
@@ -412,7 +408,7 @@ class TaskController(Controller):
         responses={**TASK_PROBLEMS, 412: PRECONDITION_FAILED},
     )
     async def delete_task(self, db: Db, user_id: UserId, task_id: TaskId, if_match: IfMatch = None) -> None:
-        versions = etags.versions_or_400(if_match)
+        versions = etags.if_match_versions(if_match)
         if not await queries.delete_task(db, user_id=user_id, task_id=task_id, versions=versions):
             raise await refused(db, user_id, task_id, versions)
 

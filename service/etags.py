@@ -24,18 +24,15 @@ HEADER_PATTERN = rf"^(?:\s*\*\s*|{_TAG_LIST.pattern})$"
 _EACH_TAG = re.compile(r'(W/)?"([^"]*)"')
 
 
-class BadPrecondition(ValueError):
-    """An If-Match or If-None-Match header that is neither ``*`` nor a list of entity tags."""
-
-
 def etag(updated_at: datetime) -> str:
     return f'"{(updated_at - EPOCH) // _MICROSECOND:x}"'
 
 
 def _tags(header: str, name: str) -> list[tuple[bool, str]]:
-    """(weak, opaque value) of each tag in the list."""
+    """(weak, opaque value) of each tag in the list; a header that is not a list is a 400 naming it."""
     if not _TAG_LIST.fullmatch(header):
-        raise BadPrecondition(f'{name} must be * or a list of entity tags like "5f2c01a3b4c5d"')
+        message = f'{name} must be * or a list of entity tags like "5f2c01a3b4c5d"'
+        raise bad_parameter(name, message, source="header")
     return [(bool(weak), value) for weak, value in _EACH_TAG.findall(header)]
 
 
@@ -63,14 +60,6 @@ def none_match(header: str | None, current: str) -> bool:
     if header.strip() == "*":
         return False
     return all(value != current.strip('"') for _, value in _tags(header, "If-None-Match"))
-
-
-def versions_or_400(if_match: str | None) -> list[datetime] | None:
-    """if_match_versions, with a malformed header answered 400."""
-    try:
-        return if_match_versions(if_match)
-    except BadPrecondition as exc:
-        raise bad_parameter("If-Match", str(exc), source="header") from exc
 
 
 def with_etag(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Task]:
