@@ -108,19 +108,10 @@ class TaskCreate(_Input):
         self.tags = normalise_tags(self.tags)
 
 
-class TaskReplace(_Input):
+class TaskReplace(TaskCreate):
     """The whole writable content: an omitted field gets its default, except completed, which stays."""
 
-    title: Title
-    description: Description | None = None
-    priority: Priority = "medium"
-    tags: Tags = msgspec.field(default_factory=list)
-    due_at: DueAt | None = None
     completed: bool | None = None
-
-    def __post_init__(self) -> None:
-        self.title = _trimmed(self.title)
-        self.tags = normalise_tags(self.tags)
 
 
 class TaskUpdate(_Input):
