@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -35,36 +36,49 @@ def task_api(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) ->
     )
 
 
-@pytest.fixture
-def base_env(tmp_path: Path) -> dict[str, str]:
-    """The process environment without any task-api variable; runs in an empty directory (no .env)."""
+def clean_env() -> dict[str, str]:
+    """The process environment without any task-api variable."""
     keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
     return {key: value for key, value in os.environ.items() if key in keep}
 
 
-def start_server(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
-    """``python -m service serve`` on a free port; returns once /health answers."""
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """clean_env(); the test runs in an empty directory (no .env)."""
+    return clean_env()
+
+
+def start_server(
+    env: dict[str, str], cwd: Path, *, log: Path | None = None, ready_path: str = "/health"
+) -> tuple[subprocess.Popen[str], str]:
+    """``python -m service serve`` on a free port; returns once ``ready_path`` answers 200.
+
+    Its output goes to ``log`` (default ``cwd/service-<port>.log``), not a pipe: a pipe nobody
+    reads fills up under load, and the server then stalls writing its log.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve"],
-        env={**env, "PORT": str(port)},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = log or cwd / f"service-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve"],
+            env={**env, "PORT": str(port)},
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
                 return process, base
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            output = process.communicate()[0]
-            pytest.fail(f"server did not start:\n{output}")
+            process.wait()
+            pytest.fail(f"server did not start:\n{log.read_text()}")
         time.sleep(0.1)
 
 
@@ -75,18 +89,23 @@ def stop(process: subprocess.Popen[str]) -> int:
     finally:
         if process.poll() is None:
             process.kill()
-        if process.stdout is not None:
-            process.stdout.close()
+
+
+@contextmanager
+def served(env: dict[str, str], cwd: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A server for the block; it must then stop cleanly on SIGTERM."""
+    process, base = start_server(env, cwd)
+    try:
+        yield process, base
+    finally:
+        assert stop(process) == 0
 
 
 @pytest.fixture
 def server(migrated: str, base_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     env = {**base_env, "DATABASE_URL": migrated, "BETTER_AUTH_SECRET": SECRET, "WORKERS": "1"}
-    process, base = start_server(env, tmp_path)
-    try:
+    with served(env, tmp_path) as (_process, base):
         yield base
-    finally:
-        assert stop(process) == 0
 
 
 def test_served_over_http_with_a_token_from_the_cli(server: str, base_env: dict[str, str], tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 
 from service.http_limits import MAX_HEADER_BYTES, MAX_URL_BYTES
 from tests.conftest import ALICE, SECRET
-from tests.test_cli import start_server, stop
+from tests.test_cli import served
 
 ANSWER_WITHIN = 5.0  # seconds; measured answers take milliseconds, but the machine is noisy
 KIB, MIB = 1024, 1024 * 1024
@@ -60,11 +60,8 @@ def server(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "BETTER_AUTH_SECRET": SECRET,
         "RATE_LIMIT_PER_MINUTE": "0",
     }
-    process, base = start_server(env, Path(tmp_path_factory.mktemp("limits")))
-    try:
+    with served(env, Path(tmp_path_factory.mktemp("limits"))) as (process, base):
         yield Server(base, psutil.Process(process.pid))
-    finally:
-        assert stop(process) == 0
 
 
 @dataclass

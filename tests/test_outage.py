@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,9 +26,9 @@ import pytest
 
 from service import migrations
 from service.database import asyncpg_dsn
-from tests.conftest import SECRET, bearer, free_port
+from tests.conftest import SECRET, bearer
 from tests.local_postgres import LocalPostgres
-from tests.test_cli import stop
+from tests.test_cli import clean_env, start_server, stop
 
 ACQUIRE_TIMEOUT = 1.0  # DB_POOL_ACQUIRE_TIMEOUT: the longest a request waits for a connection
 COMMAND_TIMEOUT = 2.0  # DB_COMMAND_TIMEOUT: the longest a statement may take, client side
@@ -153,12 +151,9 @@ async def writes_waiting_on_the_lock(admin: asyncpg.Connection, *, at_least: int
 
 
 def serve(database_url: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
-    """``python -m service serve``, its log in a file: under load a pipe nobody reads would fill and stall it."""
-    port = free_port()
-    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+    """``python -m service serve`` with failures fast and bounded, its log in ``cwd/service.log``."""
     env = {
-        **{key: value for key, value in os.environ.items() if key in keep},
-        "PORT": str(port),
+        **clean_env(),
         "DATABASE_URL": database_url,
         "BETTER_AUTH_SECRET": SECRET,
         "WORKERS": "1",
@@ -171,23 +166,7 @@ def serve(database_url: str, cwd: Path) -> tuple[subprocess.Popen[str], str]:
         "DB_CONNECT_RETRY_SECONDS": "5",
         "RATE_LIMIT_PER_MINUTE": "0",  # the load is one user's; this test is not about rate limits
     }
-    with (cwd / "service.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"], env=env, cwd=cwd, stdout=log, stderr=log, text=True
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"server did not start:\n{(cwd / 'service.log').read_text()}")
-        time.sleep(0.1)
+    return start_server(env, cwd, log=cwd / "service.log", ready_path="/health/ready")
 
 
 def causes_of_503(service_log: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ALICE, SECRET
-from tests.test_cli import start_server, stop
+from tests.test_cli import served
 
 BODY_TIMEOUT = 1.5
 
@@ -27,11 +27,8 @@ def server(migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
         "RATE_LIMIT_PER_MINUTE": "0",
     }
-    process, base = start_server(env, Path(tmp_path_factory.mktemp("slow")))
-    try:
+    with served(env, Path(tmp_path_factory.mktemp("slow"))) as (_process, base):
         yield base
-    finally:
-        assert stop(process) == 0
 
 
 def post_head(base: str, length: int) -> tuple[socket.socket, bytes]:
