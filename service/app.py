@@ -25,7 +25,8 @@ from service.database import Database
 from service.errors import exception_handlers, problem_details
 from service.observe import ObserveRequests
 from service.openapi import say_what_is_enforced
-from service.query_params import RejectUnknownQueryParameters, record_allowed_query_parameters
+from service.options import allow_every_method
+from service.query_params import StrictQueryParameters, record_query_parameter_rules
 from service.rate_limit import RateLimitMiddleware
 from service.request_id import RequestIdMiddleware
 from service.slow_clients import BodyDeadline
@@ -108,9 +109,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 exclude_http_methods=["OPTIONS"],
             ),
             *([RateLimitMiddleware(limiter)] if limiter else []),
-            RejectUnknownQueryParameters(),
+            StrictQueryParameters(),
         ],
         plugins=[problem_details],
+        before_send=[allow_every_method],
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(
             allow_origins=settings.cors_origin_list,
@@ -152,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.logs); the app only emits records.
         logging_config=None,
     )
-    record_allowed_query_parameters(app)
+    record_query_parameter_rules(app)
     say_what_is_enforced(app.openapi_schema)  # generated once here, then served as amended
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.

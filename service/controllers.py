@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader, ResponseHeader, State
@@ -20,6 +22,7 @@ from litestar.exceptions import (
     HTTPException,
     NotFoundException,
     ServiceUnavailableException,
+    ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -32,6 +35,7 @@ from service.database import Database
 from service.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, Problem, bad_parameter, problem
 from service.listing import Sort
 from service.schemas import (
+    TIME_ZONES,
     CompletedUpdate,
     Deleted,
     Health,
@@ -43,6 +47,8 @@ from service.schemas import (
     TaskStats,
     TaskUpdate,
 )
+
+UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Paris"
 
 Db = NamedDependency[Database]
 UserId = FromPath[str]
@@ -76,7 +82,12 @@ NOT_MODIFIED = ResponseSpec(data_container=None, description="The task still has
 
 
 async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: a body must be JSON (415 otherwise); unless ``opt={"body": "optional"}``, one is required."""
+    """Guard: a body must be JSON (415 otherwise); unless ``opt={"body": "optional"}``, one is required.
+
+    It must also be of the handler's type as JSON says it, with no conversion: Litestar decodes
+    leniently, which would take ``"due_at": 0`` for 1970 and ``"completed": 1`` for true. A
+    body this accepts decodes to the same value either way, so Litestar's decoding then stands.
+    """
     headers = connection.headers
     if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
         if handler.opt.get("body") != "optional":
@@ -87,6 +98,20 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         raise HTTPException(
             status_code=415, detail="the request body must be JSON, sent with Content-Type: application/json"
         )
+    body = await cast("Request[Any, Any, Any]", connection).body()
+    try:
+        _strict_decoder(handler).decode(body)
+    except msgspec.ValidationError as exc:  # "data" is Litestar's name for the body, as in its own errors
+        error = {"key": "data", "message": str(exc), "source": "body"}
+        raise ValidationException(detail=str(exc), extra=[error]) from exc
+    except msgspec.DecodeError:
+        pass  # not JSON at all: Litestar's own decoding says so, as it always has
+
+
+@functools.cache
+def _strict_decoder(handler: BaseRouteHandler) -> msgspec.json.Decoder[Any]:
+    field = handler.parsed_data_field
+    return msgspec.json.Decoder(field.annotation if field else Any, strict=True)
 
 
 @dataclass
@@ -173,7 +198,10 @@ class TaskController(Controller):
         description="A page of the user's tasks: filtered, sorted (newest first by default), at most `limit` long. "
         'When there are more, a `Link: <...>; rel="next"` header gives the URL of the next page. '
         "Filters combine with AND.",
-        responses=AUTH_PROBLEMS,
+        responses={
+            **AUTH_PROBLEMS,
+            414: _problem("The URL is longer than 8 KiB, e.g. from very many `tag` or `priority` values."),
+        },
         response_headers=[NEXT_PAGE],
     )
     async def list_tasks(
@@ -220,7 +248,7 @@ class TaskController(Controller):
                 min_length=1,
                 max_length=listing.SEARCH_MAX,
                 description="Words to find in title or description; each matches the start of a word, "
-                "so `mil` finds milk.",
+                "so `mil` finds milk. Only letters and digits make words: `?!` finds nothing.",
                 examples=[Example(value="mil")],
             ),
         ] = None,
@@ -257,7 +285,7 @@ class TaskController(Controller):
             limit=limit,
             cursor=cursor,
         )
-        tasks = await queries.list_tasks(db, user_id=user_id, query=query)
+        tasks = [] if query.finds_nothing else await queries.list_tasks(db, user_id=user_id, query=query)
         if len(tasks) <= limit:
             return Response(tasks)
         del tasks[limit:]
@@ -312,16 +340,17 @@ class TaskController(Controller):
         tz: Annotated[
             str,
             QueryParameter(
-                pattern=r"^[A-Za-z0-9_+\-/]{1,64}$",
                 description="IANA time zone whose calendar day is today for `due_today`.",
                 examples=[Example(value="Europe/Paris")],
             ),
         ] = "UTC",
     ) -> TaskStats:
+        if tz not in TIME_ZONES:
+            raise bad_parameter("tz", UNKNOWN_TIME_ZONE)
         try:
             return await queries.task_stats(db, user_id=user_id, time_zone=tz)
-        except asyncpg.InvalidParameterValueError as exc:  # PostgreSQL does not know the zone
-            raise bad_parameter("tz", f"unknown time zone {tz!r}; use an IANA name such as Europe/Paris") from exc
+        except asyncpg.InvalidParameterValueError as exc:  # a zone newer than the database's own list
+            raise bad_parameter("tz", UNKNOWN_TIME_ZONE) from exc
 
     @get(
         "/{task_id:str}",

@@ -63,6 +63,7 @@ class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
     due_after: datetime | None = None
     overdue: bool | None = None
     search: str | None = None  # a tsquery, from search_terms
+    finds_nothing: bool = False  # q held no word to look for, so no task matches it
     sort: SortKey = "created_at"
     descending: bool = True
     after: tuple[Any, ...] | None = None  # the position of the last task of the previous page
@@ -94,6 +95,8 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, ...]:
         raise BadCursor("cursor is not one this service made; start again without it") from exc
     if made_for != sort:
         raise BadCursor(f"cursor belongs to sort={made_for}, not sort={sort}; start again without it")
+    if any(isinstance(value, str) and "\x00" in value for value in position):  # no title holds one
+        raise BadCursor("cursor is not one this service made; start again without it")
     return tuple(position)
 
 
@@ -131,9 +134,7 @@ def task_query(
     for name, moment in (("due_before", due_before), ("due_after", due_after)):
         if moment is not None and moment.tzinfo is None:
             raise bad_parameter(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z")
-    search = None
-    if q is not None and (search := search_terms(q)) is None:
-        raise bad_parameter("q", "needs at least one letter or digit to search for")
+    search = search_terms(q) if q is not None else None
     try:
         tags = tuple(dict.fromkeys(normalise_tag(value, "$.tag") for value in tag)) if tag else None
     except ValueError as exc:
@@ -151,6 +152,7 @@ def task_query(
         due_after=due_after,
         overdue=overdue,
         search=search,
+        finds_nothing=q is not None and search is None,
         sort=key,
         descending=descending,
         after=after,

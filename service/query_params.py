@@ -1,21 +1,45 @@
-"""Unknown query parameters are an error (400), not silently ignored: a typo such as
-``?complete=true`` would otherwise return every task and look like a filter that works."""
+"""Query parameters are read strictly: what Litestar would guess at is a 400 instead.
+
+- An unknown parameter: a typo such as ``?complete=true`` would otherwise return every task
+  and look like a filter that works.
+- A parameter given twice that takes one value (``?sort=title&sort=-title``): Litestar keeps one.
+- A value only a lenient reading accepts. Litestar converts query strings the way msgspec does
+  when not strict, so ``overdue=null`` and ``due_before=null`` meant "no filter", ``completed=1``
+  meant true and ``limit=5.0`` meant 5. A boolean is ``true`` or ``false``, an integer is
+  digits, and a date-time is RFC 3339, as the OpenAPI document says.
+
+A value this lets through converts to the same thing either way, so Litestar's parsing stands.
+"""
 
 from __future__ import annotations
 
+import re
+import types
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Union, get_args, get_origin
 from urllib.parse import parse_qsl
 
+import msgspec
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.exceptions import ValidationException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-ALLOWED = "query_parameters"  # the handler's opt key holding the names it reads
+RULES = "query_parameters"  # the handler's opt key holding {name: Rule} for the parameters it reads
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
-def record_allowed_query_parameters(app: Litestar) -> None:
-    """Store in each handler's opt the query parameters Litestar will parse for it.
+class Rule(msgspec.Struct, frozen=True):
+    repeatable: bool
+    problem: Callable[[str], str | None]  # what is wrong with one value, or None
+
+
+def record_query_parameter_rules(app: Litestar) -> None:
+    """Store in each handler's opt a Rule for each query parameter Litestar will parse for it.
 
     The OpenAPI routes are left out: Swagger UI's OAuth redirect page takes parameters of its own.
     """
@@ -24,24 +48,81 @@ def record_allowed_query_parameters(app: Litestar) -> None:
         if docs and route.path.startswith(docs):
             continue
         for handler, kwargs_model in getattr(route, "route_handler_map", {}).values():
-            handler.opt[ALLOWED] = frozenset(param.field_alias for param in kwargs_model.expected_query_params)
+            signature = handler.parsed_fn_signature.parameters
+            handler.opt[RULES] = {
+                param.field_alias: _rule(signature[param.field_name].annotation, param.is_sequence)
+                for param in kwargs_model.expected_query_params
+            }
 
 
-class RejectUnknownQueryParameters(ASGIMiddleware):
-    """Answers 400 to a query parameter the route's handler does not read (see record_allowed_query_parameters)."""
+def _rule(annotation: Any, is_sequence: bool) -> Rule:
+    kind = _without_none(annotation)
+    if is_sequence:
+        (kind,) = get_args(kind) or (str,)
+    if kind is bool:
+        return Rule(is_sequence, _boolean)
+    if kind is int:
+        return Rule(is_sequence, _integer)
+    if kind is datetime:
+        return Rule(is_sequence, _date_time)
+    return Rule(is_sequence, _anything)  # text, and choices Litestar checks as strictly itself
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [member for member in get_args(annotation) if member is not type(None)]
+        return members[0] if len(members) == 1 else annotation
+    return annotation
+
+
+def _boolean(value: str) -> str | None:
+    return None if value in ("true", "false") else "expected true or false"
+
+
+def _integer(value: str) -> str | None:
+    return None if _INTEGER.fullmatch(value) else "expected an integer"
+
+
+def _date_time(value: str) -> str | None:
+    try:
+        msgspec.convert(value, datetime)
+    except msgspec.ValidationError:
+        return "expected an RFC 3339 date-time with an offset, e.g. 2026-11-30T17:00:00Z"
+    return None
+
+
+def _anything(value: str) -> None:
+    return None
+
+
+class StrictQueryParameters(ASGIMiddleware):
+    """Answers 400 to a query parameter its handler does not read, or not as it reads it."""
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         query = scope.get("query_string")
-        if query:
-            allowed = scope["route_handler"].opt.get(ALLOWED)
-            names = {name for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True)}
-            unknown = sorted(names - allowed) if allowed is not None else []
-            if unknown:
-                takes = f"this endpoint takes {', '.join(sorted(allowed))}" if allowed else "this endpoint takes none"
-                message = f"unknown query parameter; {takes}"
-                raise ValidationException(
-                    detail=message, extra=[{"key": name, "message": message, "source": "query"} for name in unknown]
-                )
+        rules: dict[str, Rule] | None = scope["route_handler"].opt.get(RULES)
+        if query and rules is not None:
+            errors = _errors(parse_qsl(query.decode("latin-1"), keep_blank_values=True), rules)
+            if errors:
+                detail = "; ".join(f"{error['key']}: {error['message']}" for error in errors)
+                raise ValidationException(detail=detail, extra=errors)
         await next_app(scope, receive, send)
+
+
+def _errors(pairs: list[tuple[str, str]], rules: dict[str, Rule]) -> list[dict[str, str]]:
+    counts = Counter(name for name, _ in pairs)
+    unknown = sorted(counts.keys() - rules.keys())
+    if unknown:
+        takes = f"this endpoint takes {', '.join(sorted(rules))}" if rules else "this endpoint takes none"
+        message = f"unknown query parameter; {takes}"
+        return [{"key": name, "message": message, "source": "query"} for name in unknown]
+    errors: dict[str, str] = {}
+    for name, value in pairs:
+        rule = rules[name]
+        if not rule.repeatable and counts[name] > 1:
+            errors[name] = "given more than once; give it once"
+        elif name not in errors and (wrong := rule.problem(value)) is not None:
+            errors[name] = wrong
+    return [{"key": name, "message": message, "source": "query"} for name, message in errors.items()]

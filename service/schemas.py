@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from importlib import resources
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -13,6 +14,10 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 TAGS_MAX = 10
 TAG_MAX = 32
+
+# The IANA zone names, from the tzdata package rather than the machine: the same list everywhere,
+# and the one PostgreSQL knows (its pg_timezone_names, checked in the tests).
+TIME_ZONES = frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
 
 # PostgreSQL text cannot hold NUL; refuse it here rather than as a database error.
 _NO_NUL = r"^[^\x00]*$"
@@ -70,6 +75,8 @@ DueAt = Annotated[
 def normalise_tag(tag: str, where: str = "$.tags") -> str:
     """A tag as stored: trimmed and lower-case, 1 to TAG_MAX characters."""
     normal = tag.strip().lower()
+    if "\x00" in normal:  # a query's tag; a body's has been refused by its pattern already
+        raise ValueError(f"Expected each tag without NUL characters - at `{where}`")
     if not 1 <= len(normal) <= TAG_MAX:
         raise ValueError(
             f"Expected each tag to be 1 to {TAG_MAX} characters after trimming, got {len(normal)} - at `{where}`"

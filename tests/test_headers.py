@@ -39,3 +39,19 @@ async def test_public_answers_are_not_sniffed(client: TestClient, path: str) -> 
     response = await client.get(path)
     assert response.status_code == 200
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/alice/tasks", "DELETE, GET, OPTIONS, POST"),
+        ("/api/alice/tasks/00000000-0000-0000-0000-000000000000", "DELETE, GET, OPTIONS, PATCH, PUT"),
+        ("/api/alice/tasks/00000000-0000-0000-0000-000000000000/complete", "OPTIONS, PATCH"),
+        ("/health", "GET, OPTIONS"),
+    ],
+)
+async def test_options_lists_every_method_of_the_path(client: TestClient, path: str, allow: str) -> None:
+    # Litestar 2 listed only the methods of the path's first handler (litestar#4169).
+    response = await client.options(path, headers=ALICE)
+    assert response.status_code == 204
+    assert response.headers["allow"] == allow

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,6 +75,8 @@ async def tasks(client: TestClient) -> dict[str, dict[str, Any]]:
         ({"q": "buy mi"}, ["Buy milk"]),  # every word must match
         ({"q": "milk, (report) & !x:*"}, []),  # operators are just punctuation
         ({"q": "write & report"}, ["Write report"]),
+        ({"q": "!!! ..."}, []),  # no word to look for: nothing matches
+        ({"q": "null"}, []),  # a word like any other, not "no filter"
         ({"priority": "high", "completed": "false", "tag": "home", "q": "buy"}, ["Buy milk"]),
     ],
 )
@@ -186,12 +191,23 @@ async def test_the_default_page_is_100(client: TestClient, admin: asyncpg.Connec
         ({"tag": "x" * 33}, "tag"),
         ({"tag": "  "}, "tag"),
         ({"q": ""}, "q"),
-        ({"q": "!!! ..."}, "q"),
         ({"q": "x" * 201}, "q"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "x" * 2049}, "cursor"),
         ({"complete": "true"}, "complete"),  # a typo is not silently ignored
         ({"page": "2"}, "page"),
+        ({"tag": "a\x00b"}, "tag"),  # PostgreSQL text cannot hold NUL
+        # What only a lenient reading accepts: "null" is not "no filter", 1 is not true, 5.0 is not 5.
+        ({"overdue": "null"}, "overdue"),
+        ({"completed": "1"}, "completed"),
+        ({"completed": "True"}, "completed"),
+        ({"due_before": "null"}, "due_before"),
+        ({"due_after": "0"}, "due_after"),
+        ({"limit": "5.0"}, "limit"),
+        ({"limit": "+5"}, "limit"),
+        ({"limit": ["5", "7"]}, "limit"),  # one value only: which would count?
+        ({"sort": ["title", "-title"]}, "sort"),
+        ({"q": ["milk", "gym"]}, "q"),
     ],
 )
 async def test_bad_parameters_are_400_naming_them(
@@ -200,6 +216,13 @@ async def test_bad_parameters_are_400_naming_them(
     response = await client.get(LIST, params=params, headers=ALICE)
     assert response.status_code == 400, response.text
     assert [error["key"] for error in problem_of(response)["errors"]] == [key]
+
+
+async def test_a_cursor_holding_nul_is_refused_not_sent_to_the_database(client: TestClient) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(["title", "a\x00b", str(uuid.uuid4())]).encode()).decode()
+    response = await client.get(LIST, params={"sort": "title", "cursor": cursor.rstrip("=")}, headers=ALICE)
+    assert response.status_code == 400
+    assert [error["key"] for error in problem_of(response)["errors"]] == ["cursor"]
 
 
 async def test_a_cursor_is_only_good_for_its_sort(client: TestClient, tasks: dict[str, Any]) -> None:

@@ -99,11 +99,19 @@ async def test_get_unknown_task_is_404(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "suffix"),
-    [("GET", ""), ("PUT", ""), ("PATCH", ""), ("DELETE", ""), ("PATCH", "/complete")],
+    ("method", "suffix", "body"),
+    [
+        ("GET", "", None),
+        ("PUT", "", {"title": "x"}),
+        ("PATCH", "", {"title": "x"}),
+        ("DELETE", "", None),
+        ("PATCH", "/complete", {"completed": True}),
+    ],
 )
-async def test_malformed_task_id_is_400_for_every_method(client: TestClient, method: str, suffix: str) -> None:
-    response = await client.request(method, f"/api/alice/tasks/not-a-uuid{suffix}", json={"title": "x"}, headers=ALICE)
+async def test_malformed_task_id_is_400_for_every_method(
+    client: TestClient, method: str, suffix: str, body: dict[str, Any] | None
+) -> None:
+    response = await client.request(method, f"/api/alice/tasks/not-a-uuid{suffix}", json=body, headers=ALICE)
     assert response.status_code == 400
     problem = response.json()
     assert {"key": "task_id", "message": "Invalid UUID", "source": "path"} in problem["errors"]

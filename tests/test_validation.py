@@ -6,7 +6,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.testing import AsyncTestClient
 
+from service.app import create_app
+from service.config import Settings
+from service.database import Database
 from tests.conftest import ALICE, TestClient
 
 JSON_ALICE = {**ALICE, "Content-Type": "application/json"}
@@ -77,6 +84,31 @@ async def test_unknown_or_server_owned_fields_are_rejected(
 
 
 @pytest.mark.parametrize(
+    ("method", "body", "field"),
+    [
+        # Only a lenient reading takes these: a number for a date, 0/1 or a string for a boolean.
+        ("POST", {"title": "t", "due_at": 0}, "due_at"),
+        ("POST", {"title": "t", "due_at": 1767225600.5}, "due_at"),
+        ("POST", {"title": "t", "priority": 2}, "priority"),
+        ("PUT", {"title": "t", "completed": 1}, "completed"),
+        ("PATCH", {"completed": "true"}, "completed"),
+        ("PATCH", {"title": 5}, "title"),
+    ],
+)
+async def test_values_of_the_wrong_json_type_are_400_and_change_nothing(
+    client: TestClient, admin: asyncpg.Connection, method: str, body: dict[str, Any], field: str
+) -> None:
+    task = (await client.post("/api/alice/tasks", json={"title": "kept"}, headers=ALICE)).json()
+    url = "/api/alice/tasks" if method == "POST" else f"/api/alice/tasks/{task['id']}"
+    response = await client.request(method, url, json=body, headers=ALICE)
+    assert response.status_code == 400, response.text
+    assert [error["key"] for error in response.json()["errors"]] == [field]
+    assert [tuple(row) for row in await admin.fetch("SELECT title, completed, due_at FROM tasks")] == [
+        ("kept", False, None)
+    ]
+
+
+@pytest.mark.parametrize(
     "content", [b"{", b'{"title": "x"', b"not json", b'["title"]', b'"title"', b"null", b"\xff\xfe"]
 )
 async def test_malformed_or_non_object_json_is_400(client: TestClient, content: bytes) -> None:
@@ -121,6 +153,18 @@ async def test_json_media_type_variants_are_accepted(client: TestClient, content
     assert response.status_code == 201
 
 
+@pytest.mark.parametrize(("size", "status"), [(65_536, 201), (65_537, 413)])
+async def test_a_body_at_the_limit_is_read_and_one_byte_more_is_413(
+    client: TestClient, admin: asyncpg.Connection, size: int, status: int
+) -> None:
+    # MAX_BODY_BYTES (65,536 by default) counts the bytes sent: white space is padding JSON allows.
+    body = b'{"title": "edge"' + b" " * (size - 17) + b"}"
+    assert len(body) == size
+    response = await post_raw(client, body)
+    assert response.status_code == status, response.text
+    assert await admin.fetchval("SELECT count(*) FROM tasks") == (1 if status == 201 else 0)
+
+
 async def test_an_oversized_body_is_413(client: TestClient, admin: asyncpg.Connection) -> None:
     response = await post_raw(client, b'{"title": "' + b"x" * 70_000 + b'"}')
     assert response.status_code == 413
@@ -147,3 +191,20 @@ async def test_an_unknown_route_is_a_404_problem(client: TestClient) -> None:
     response = await client.get("/api/alice/nothing-here", headers=ALICE)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_text_with_nul_that_slips_past_the_checks_is_a_400_not_a_500(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every input is checked for NUL before SQL; a route that forgot to would still not answer 500.
+    @get("/api/{user_id:str}/echo")
+    async def unchecked(db: NamedDependency[Database], user_id: FromPath[str], text: FromQuery[str]) -> None:
+        await db.fetch("SELECT $1::text", text)
+
+    app = create_app(settings)
+    app.register(unchecked)
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/api/alice/echo", params={"text": "a\x00b"}, headers=ALICE)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "a text value holds a NUL character, which cannot be stored"
+    assert "text with NUL reached the database during GET /api/alice/echo" in caplog.text
