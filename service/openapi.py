@@ -3,27 +3,43 @@
 Litestar drops two things our Structs enforce: ``forbid_unknown_fields`` (a body with another
 field is a 400, so the schema must not allow additional properties) and the constraints on the
 items of ``list[Tag]``. And a title or a tag is trimmed before its length is checked, which the
-schema states as a pattern: something that is not white space. Our own checks add two more:
+schema states as a pattern: 1 to N characters between the white space around them. Our own checks add two more:
 If-Match and If-None-Match must be ``*`` or a list of entity tags, and clearing tasks takes
 ``completed=true`` only. A client generated from the document, or a fuzzer reading it, would
 otherwise send what the service refuses.
+
+Litestar also writes an optional parameter as ``oneOf: [X, null]``, but a URL or a header cannot
+carry a null: an absent parameter is what ``required: false`` already says. And ``tz`` takes the
+zone names the service knows.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from litestar.openapi.spec import OpenAPI, Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from service.etags import HEADER_PATTERN
-from service.schemas import TAG_MAX, CompletedUpdate, TaskCreate, TaskReplace, TaskUpdate
+from service.schemas import TAG_MAX, TIME_ZONES, TITLE_MAX, CompletedUpdate, TaskCreate, TaskReplace, TaskUpdate
 
 REQUEST_BODIES = (TaskCreate, TaskReplace, TaskUpdate, CompletedUpdate)
 
-NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"  # no NUL, and something left after trimming
+
+# What str.strip() trims, spelled out: ``\s`` means fewer characters to the ECMA and Rust regex
+# engines of JSON Schema validators than to Python.
+WHITE_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def trimmed(most: int) -> str:
+    """No NUL, and 1 to ``most`` characters once the white space around it is trimmed."""
+    space, solid = f"[{WHITE_SPACE}]", f"[^{WHITE_SPACE}\\x00]"
+    return rf"^{space}*{solid}(?:[^\x00]{{0,{most - 2}}}{solid})?{space}*$"
+
+
 TAG = Schema(
     type=OpenAPIType.STRING,
-    min_length=1,
-    pattern=NOT_BLANK,
+    pattern=trimmed(TAG_MAX),
     description=f"1 to {TAG_MAX} characters after trimming; stored lower-case.",
 )
 
@@ -34,12 +50,28 @@ def say_what_is_enforced(document: OpenAPI) -> None:
         for parameter in operation.parameters or []:
             if not isinstance(parameter, Parameter) or not isinstance(parameter.schema, Schema):
                 continue
+            _drop_null(parameter.schema)
             if parameter.name in {"If-Match", "If-None-Match"}:
                 parameter.schema.pattern = HEADER_PATTERN  # anything else is a 400
+            elif parameter.name == "tz":
+                parameter.schema.enum = sorted(TIME_ZONES)
+            elif parameter.name == "tag":
+                parameter.schema.items = TAG
     clear = (document.paths or {}).get("/api/{user_id}/tasks")
     for parameter in (clear.delete.parameters or []) if clear and clear.delete else []:
         if isinstance(parameter, Parameter) and parameter.name == "completed" and isinstance(parameter.schema, Schema):
             parameter.schema.enum = [True]  # false is a 400: there is nothing else to clear
+
+
+def _drop_null(schema: Schema) -> None:
+    """``oneOf: [X, null]`` becomes X, keeping what was said beside the ``oneOf``."""
+    others = [member for member in schema.one_of or [] if not (isinstance(member, Schema) and member.type == "null")]
+    if len(others) != 1 or len(others) == len(schema.one_of or []) or not isinstance(others[0], Schema):
+        return
+    schema.one_of = None
+    for field in dataclasses.fields(others[0]):
+        if getattr(schema, field.name) is None:
+            setattr(schema, field.name, getattr(others[0], field.name))
 
 
 def _operations(document: OpenAPI) -> list[Operation]:
@@ -55,9 +87,11 @@ def _bodies(document: OpenAPI) -> None:
         if not isinstance(schema, Schema):
             continue
         schema.additional_properties = False
+        if struct is TaskUpdate:
+            schema.min_properties = 1  # an empty update is a 400: it says nothing to change
         title = (schema.properties or {}).get("title")
         if isinstance(title, Schema):
-            title.pattern = NOT_BLANK
+            title.pattern = trimmed(TITLE_MAX)
         tags = (schema.properties or {}).get("tags")
         for array in [tags, *(tags.one_of or [])] if isinstance(tags, Schema) else []:
             if isinstance(array, Schema) and array.items is not None:

@@ -22,14 +22,12 @@ TIME_ZONES = frozenset(resources.files("tzdata").joinpath("zones").read_text().s
 # PostgreSQL text cannot hold NUL; refuse it here rather than as a database error.
 _NO_NUL = r"^[^\x00]*$"
 
-# The contract counts a title's length after trimming, so ``_trimmed`` checks it;
-# the schema still states the limits for clients.
+# The contract counts a title's or a tag's length after trimming, so ``_trimmed`` and
+# ``normalise_tag`` check it; the OpenAPI document states it as a pattern (service.openapi).
 Title = Annotated[
     str,
     Meta(
         pattern=_NO_NUL,
-        # Litestar puts "extra" into the OpenAPI schema (it ignores JSON Schema keys here).
-        extra_json_schema={"extra": {"min_length": 1, "max_length": TITLE_MAX}},
         description="1 to 200 characters after surrounding white space is trimmed.",
         examples=["Buy milk"],
     ),
@@ -52,7 +50,6 @@ Tag = Annotated[
     str,
     Meta(
         pattern=_NO_NUL,
-        extra_json_schema={"extra": {"min_length": 1, "max_length": TAG_MAX}},
         description=f"1 to {TAG_MAX} characters after trimming; stored lower-case.",
         examples=["home"],
     ),

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
+import asyncpg
+import pytest
 from openapi_spec_validator import validate
 
+from service.openapi import WHITE_SPACE
+from service.schemas import TIME_ZONES
 from tests.conftest import ALICE, TestClient
 
 
@@ -37,9 +42,36 @@ async def test_the_toggle_body_is_optional_and_other_bodies_are_required(client:
     assert paths["/api/{user_id}/tasks"]["post"]["requestBody"]["required"] is True
 
 
-async def test_title_limits_are_stated(client: TestClient) -> None:
-    title = (await schema(client))["components"]["schemas"]["TaskCreate"]["properties"]["title"]
-    assert (title["minLength"], title["maxLength"]) == (1, 200)
+TRIMMED = ["x", "x" * 200, " x" * 100, "\t" + "x" * 200 + "\n ", "a b", "é" * 32, "x" * 32, "  x" + " " * 40]
+TRIMMED += ["\u3000x\x1d"]  # white space to Python, which trims, and not to every regex engine
+NOT_TRIMMED = ["", "   ", "\t\n", "x" * 201, " " + "x" * 201, "a\x00b", "\x00", "\x1d", "\u2028 \xa0"]
+
+
+def test_white_space_in_patterns_is_what_python_trims() -> None:
+    spelled_out = re.compile(f"[{WHITE_SPACE}]")
+    everything = map(chr, range(sys.maxunicode + 1))
+    assert [c for c in everything if bool(spelled_out.fullmatch(c)) is not c.isspace()] == []
+
+
+@pytest.mark.parametrize("title", TRIMMED + NOT_TRIMMED)
+async def test_the_title_pattern_accepts_what_the_service_accepts(client: TestClient, title: str) -> None:
+    # Its length counts after trimming, so the limits are a pattern, not minLength and maxLength.
+    pattern = (await schema(client))["components"]["schemas"]["TaskCreate"]["properties"]["title"]["pattern"]
+    created = await client.post("/api/alice/tasks", json={"title": title}, headers=ALICE)
+    assert created.status_code in (201, 400)
+    assert bool(re.search(pattern, title)) is (created.status_code == 201)
+
+
+@pytest.mark.parametrize("tag", TRIMMED + NOT_TRIMMED + ["x" * 33, " " + "x" * 33])
+async def test_the_tag_pattern_accepts_what_the_service_accepts(client: TestClient, tag: str) -> None:
+    document = await schema(client)
+    in_body = document["components"]["schemas"]["TaskCreate"]["properties"]["tags"]["items"]["pattern"]
+    listing = document["paths"]["/api/{user_id}/tasks"]["get"]["parameters"]
+    in_query = next(p for p in listing if p["name"] == "tag")["schema"]["items"]["pattern"]
+    assert in_body == in_query
+    created = await client.post("/api/alice/tasks", json={"title": "t", "tags": [tag]}, headers=ALICE)
+    listed = await client.get("/api/alice/tasks", params={"tag": tag}, headers=ALICE)
+    assert (created.status_code == 201) is (listed.status_code == 200) is bool(re.search(in_body, tag))
 
 
 async def test_the_list_documents_every_parameter_with_its_limits(client: TestClient) -> None:
@@ -84,11 +116,9 @@ async def test_request_bodies_say_what_the_service_refuses(client: TestClient) -
     assert pattern.search("Buy milk")
     assert not pattern.search(" \t ")  # blank after trimming is a 400
     assert not pattern.search("a\x00b")
-    for name in ("TaskCreate", "TaskReplace"):
-        item = schemas[name]["properties"]["tags"]["items"]
-        assert item["minLength"] == 1
-        assert not re.search(item["pattern"], "   ")
-    assert schemas["TaskUpdate"]["properties"]["tags"]["oneOf"][0]["items"]["minLength"] == 1
+    for tags in (schemas[name]["properties"]["tags"] for name in ("TaskCreate", "TaskReplace")):
+        assert not re.search(tags["items"]["pattern"], "   ")
+    assert not re.search(schemas["TaskUpdate"]["properties"]["tags"]["oneOf"][0]["items"]["pattern"], "   ")
     # The service refuses exactly these.
     for body in ({"title": "x", "extra": 1}, {"title": "   "}, {"title": "x", "tags": ["  "]}):
         assert (await client.post("/api/alice/tasks", json=body, headers=ALICE)).status_code == 400
@@ -106,3 +136,17 @@ async def test_parameters_say_what_the_service_refuses(client: TestClient) -> No
         assert pattern.match('W/"a", "b"')
         assert pattern.match("*")
         assert not pattern.match("660da8a536a40")  # unquoted: a 400
+    stats = next(p for p in paths["/api/{user_id}/tasks/stats"]["get"]["parameters"] if p["name"] == "tz")
+    assert {"UTC", "Europe/Paris", "Pacific/Kiritimati"} <= set(stats["schema"]["enum"])
+
+
+async def test_no_parameter_may_be_null(client: TestClient) -> None:
+    # Litestar writes an optional parameter as oneOf [X, null]; a URL or a header has no null.
+    for item in (await schema(client))["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                assert "null" not in str(parameter["schema"]), parameter
+
+
+async def test_the_time_zones_are_those_postgresql_knows(admin: asyncpg.Connection) -> None:
+    assert {row["name"] for row in await admin.fetch("SELECT name FROM pg_timezone_names")} >= TIME_ZONES
