@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: lock run test test-pgbouncer test-redis test-tls lint typecheck migrate rollback token clean loadtest bench
+.PHONY: lock run test test-pgbouncer test-redis test-tls fuzz lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -28,6 +28,11 @@ test-redis: $(STAMP) ## the rate limit shared through a real Redis (needs redis-
 
 test-tls: $(STAMP) ## a Neon-shaped sslmode=require URL against PostgreSQL with TLS (needs a system PostgreSQL)
 	$(PY) -m pytest -m tls
+
+FUZZ_SECONDS ?= 120
+
+fuzz: $(STAMP) ## schemathesis against the real server for FUZZ_SECONDS (CI: 120; a long hunt: FUZZ_SECONDS=1800)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -m fuzz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check service tests bench loadtest
