@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: lock run test test-pgbouncer test-redis test-tls fuzz lint typecheck migrate rollback token clean loadtest bench
+.PHONY: lock run test test-pgbouncer test-redis test-tls fuzz audit lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -34,12 +34,16 @@ FUZZ_SECONDS ?= 120
 fuzz: $(STAMP) ## schemathesis against the real server for FUZZ_SECONDS (CI: 120; a long hunt: FUZZ_SECONDS=1800)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -m fuzz
 
+audit: $(STAMP) ## known vulnerabilities of the locked versions, from PyPI; fails on any pin it cannot look up
+	$(PY) .ci/audit_locks.py requirements.lock requirements-dev.lock
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check service tests bench loadtest
-	$(VENV)/bin/ruff format --check service tests bench loadtest
+	$(VENV)/bin/ruff check service tests bench loadtest .ci
+	$(VENV)/bin/ruff format --check service tests bench loadtest .ci
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy .ci/audit_locks.py
 
 migrate: $(STAMP) ## apply pending migrations to DATABASE_URL (or the embedded server)
 	$(PY) -m service migrate
