@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request
 
 from service.errors import bad_parameter
-from service.schemas import Priority, Task, normalise_tag
+from service.schemas import Priority, Task, check_due, normalise_tag
 
 SortKey = Literal["created_at", "updated_at", "due_at", "priority", "title"]
 Sort = Literal[
@@ -132,8 +132,14 @@ def task_query(
 ) -> TaskQuery:
     """The list request's parameters, checked beyond their types; a bad one is a 400 naming it."""
     for name, moment in (("due_before", due_before), ("due_after", due_after)):
-        if moment is not None and moment.tzinfo is None:
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
             raise bad_parameter(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z")
+        try:
+            check_due(moment)
+        except ValueError as exc:
+            raise bad_parameter(name, str(exc).partition(" - at ")[0]) from exc
     search = search_terms(q) if q is not None else None
     try:
         tags = tuple(dict.fromkeys(normalise_tag(value, "$.tag") for value in tag)) if tag else None

@@ -2,15 +2,15 @@
 
 Litestar drops two things our Structs enforce: ``forbid_unknown_fields`` (a body with another
 field is a 400, so the schema must not allow additional properties) and the constraints on the
-items of ``list[Tag]``. And a title or a tag is trimmed before its length is checked, which the
-schema states as a pattern: 1 to N characters between the white space around them. Our own checks add two more:
-If-Match and If-None-Match must be ``*`` or a list of entity tags, and clearing tasks takes
-``completed=true`` only. A client generated from the document, or a fuzzer reading it, would
-otherwise send what the service refuses.
+items of ``list[Tag]``. A title or a tag is trimmed before its length is checked, which the
+schema states as a pattern: 1 to N characters between the white space around them. Our own
+checks add more: If-Match and If-None-Match must be ``*`` or a list of entity tags, clearing
+tasks takes ``completed=true`` only, a due date leaves a day to Python's first and last, and
+``tz`` is one of the zone names the service knows. A client generated from the document, or a
+fuzzer reading it, would otherwise send what the service refuses.
 
 Litestar also writes an optional parameter as ``oneOf: [X, null]``, but a URL or a header cannot
-carry a null: an absent parameter is what ``required: false`` already says. And ``tz`` takes the
-zone names the service knows.
+carry a null: an absent parameter is what ``required: false`` already says.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from litestar.openapi.spec import OpenAPI, Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from service.etags import HEADER_PATTERN
-from service.schemas import TAG_MAX, TIME_ZONES, TITLE_MAX, CompletedUpdate, TaskCreate, TaskReplace, TaskUpdate
+from service.schemas import (
+    DUE_DATE_PATTERN,
+    TAG_MAX,
+    TIME_ZONES,
+    TITLE_MAX,
+    CompletedUpdate,
+    TaskCreate,
+    TaskReplace,
+    TaskUpdate,
+)
 
 REQUEST_BODIES = (TaskCreate, TaskReplace, TaskUpdate, CompletedUpdate)
 
@@ -57,6 +66,8 @@ def say_what_is_enforced(document: OpenAPI) -> None:
                 parameter.schema.enum = sorted(TIME_ZONES)
             elif parameter.name == "tag":
                 parameter.schema.items = TAG
+            elif parameter.name in {"due_before", "due_after"}:
+                parameter.schema.pattern = DUE_DATE_PATTERN
     clear = (document.paths or {}).get("/api/{user_id}/tasks")
     for parameter in (clear.delete.parameters or []) if clear and clear.delete else []:
         if isinstance(parameter, Parameter) and parameter.name == "completed" and isinstance(parameter.schema, Schema):
@@ -92,6 +103,10 @@ def _bodies(document: OpenAPI) -> None:
         title = (schema.properties or {}).get("title")
         if isinstance(title, Schema):
             title.pattern = trimmed(TITLE_MAX)
+        due_at = (schema.properties or {}).get("due_at")
+        for moment in [due_at, *(due_at.one_of or [])] if isinstance(due_at, Schema) else []:
+            if isinstance(moment, Schema) and moment.format is not None:
+                moment.pattern = DUE_DATE_PATTERN
         tags = (schema.properties or {}).get("tags")
         for array in [tags, *(tags.one_of or [])] if isinstance(tags, Schema) else []:
             if isinstance(array, Schema) and array.items is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import Annotated, Literal
 from uuid import UUID
@@ -63,10 +63,20 @@ Tags = Annotated[
     ),
 ]
 # RFC 3339 with an offset: a due time without one would mean a different instant to each reader.
+# Its date must also leave a day to Python's first and last (0001-01-01, 9999-12-31): asyncpg
+# stores those instants as -infinity and infinity, and an offset could carry one past them.
+DUE_DATES = (date(1, 1, 2), date(9999, 12, 30))
+DUE_DATE_PATTERN = "^(?!0001-01-01|9999-12-31)"  # the same rule, for the OpenAPI document
 DueAt = Annotated[
     datetime,
     Meta(tz=True, description="RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.", examples=["2026-11-30T17:00:00Z"]),
 ]
+
+
+def check_due(moment: datetime, where: str = "$.due_at") -> datetime:
+    if not DUE_DATES[0] <= moment.date() <= DUE_DATES[1]:
+        raise ValueError(f"Expected a date from {DUE_DATES[0]} to {DUE_DATES[1]} - at `{where}`")
+    return moment
 
 
 def normalise_tag(tag: str, where: str = "$.tags") -> str:
@@ -110,6 +120,8 @@ class TaskCreate(_Input):
     def __post_init__(self) -> None:
         self.title = _trimmed(self.title)
         self.tags = normalise_tags(self.tags)
+        if self.due_at is not None:
+            check_due(self.due_at)
 
 
 class TaskReplace(TaskCreate):
@@ -135,6 +147,8 @@ class TaskUpdate(_Input):
             self.title = _trimmed(self.title)
         if self.tags is not UNSET:
             self.tags = normalise_tags(self.tags)
+        if isinstance(self.due_at, datetime):
+            check_due(self.due_at)
 
 
 class CompletedUpdate(_Input):

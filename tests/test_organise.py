@@ -58,6 +58,37 @@ async def test_bad_new_fields_are_400_naming_the_field(
     assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
 
 
+@pytest.mark.parametrize(
+    "due_at",
+    [
+        "0001-01-01T00:00:00Z",  # asyncpg would store it as -infinity
+        "9999-12-31T23:59:59.999999Z",  # and this as infinity
+        "0001-01-01T01:00:00+05:00",  # before year 1 in UTC: no Python datetime holds it
+        "9999-12-31T20:00:00-05:00",  # after year 9999 in UTC
+        "9999-12-31T00:00:00Z",
+    ],
+)
+async def test_a_due_date_on_the_first_or_last_day_python_has_is_400(
+    client: TestClient, admin: asyncpg.Connection, due_at: str
+) -> None:
+    for method, url in (("POST", "/api/alice/tasks"), ("GET", "/api/alice/tasks")):
+        body, params = ({"title": "t", "due_at": due_at}, None) if method == "POST" else (None, {"due_before": due_at})
+        response = await client.request(method, url, json=body, params=params, headers=ALICE)
+        assert response.status_code == 400, response.text
+        assert "0001-01-02 to 9999-12-30" in problem_of(response)["detail"]
+    assert await admin.fetchval("SELECT count(*) FROM tasks") == 0
+
+
+@pytest.mark.parametrize("due_at", ["0001-01-02T00:00:00+23:59", "9999-12-30T23:59:59.999999-23:59"])
+async def test_due_dates_at_the_edges_are_kept_exactly(client: TestClient, due_at: str) -> None:
+    task = await create(client, due_at=due_at)
+    assert at(task["due_at"]) == at(due_at)
+    response = await client.get(f"/api/alice/tasks/{task['id']}", headers=ALICE)
+    assert at(response.json()["due_at"]) == at(due_at)
+    listed = await client.get("/api/alice/tasks", params={"due_after": due_at, "sort": "due_at"}, headers=ALICE)
+    assert [found["id"] for found in listed.json()] == [task["id"]]
+
+
 async def test_ten_tags_of_32_characters_are_accepted(client: TestClient) -> None:
     tags = [f"{n}".rjust(32, "x") for n in range(10)]
     assert (await create(client, tags=tags))["tags"] == tags
