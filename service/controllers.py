@@ -99,8 +99,9 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
             status_code=415, detail="the request body must be JSON, sent with Content-Type: application/json"
         )
     body = await cast("Request[Any, Any, Any]", connection).body()
+    field = handler.parsed_data_field
     try:
-        _strict_decoder(handler).decode(body)
+        _strict_decoder(field.annotation if field else Any).decode(body)
     except msgspec.ValidationError as exc:  # "data" is Litestar's name for the body, as in its own errors
         error = {"key": "data", "message": str(exc), "source": "body"}
         raise ValidationException(detail=str(exc), extra=[error]) from exc
@@ -108,10 +109,9 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         pass  # not JSON at all: Litestar's own decoding says so, as it always has
 
 
-@functools.cache
-def _strict_decoder(handler: BaseRouteHandler) -> msgspec.json.Decoder[Any]:
-    field = handler.parsed_data_field
-    return msgspec.json.Decoder(field.annotation if field else Any, strict=True)
+@functools.cache  # by type, not by handler: a guard is given a copy of the handler on every request
+def _strict_decoder(body_type: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(body_type, strict=True)
 
 
 @dataclass

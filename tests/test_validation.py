@@ -11,9 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.testing import AsyncTestClient
 
+from service import controllers
 from service.app import create_app
 from service.config import Settings
 from service.database import Database
+from service.openapi import REQUEST_BODIES
 from tests.conftest import ALICE, TestClient
 
 JSON_ALICE = {**ALICE, "Content-Type": "application/json"}
@@ -208,3 +210,11 @@ async def test_text_with_nul_that_slips_past_the_checks_is_a_400_not_a_500(
     assert response.status_code == 400
     assert response.json()["detail"] == "a text value holds a NUL character, which cannot be stored"
     assert "text with NUL reached the database during GET /api/alice/echo" in caplog.text
+
+
+async def test_strict_decoding_keeps_one_decoder_per_body_type(client: TestClient) -> None:
+    # Litestar hands each guard a copy of the route handler: a cache keyed by handler grew per request.
+    for n in range(30):
+        task = (await client.post("/api/alice/tasks", json={"title": f"t{n}"}, headers=ALICE)).json()
+        await client.patch(f"/api/alice/tasks/{task['id']}", json={"priority": "high"}, headers=ALICE)
+    assert controllers._strict_decoder.cache_info().currsize <= len(REQUEST_BODIES) + 1  # + the toggle's None
