@@ -14,7 +14,7 @@ import msgspec
 from litestar import Request
 
 from service.errors import bad_parameter
-from service.schemas import Priority, Task, check_due, normalise_tag
+from service.schemas import Priority, Task, check_due, normalise_tag, storable
 
 SortKey = Literal["created_at", "updated_at", "due_at", "priority", "title"]
 Sort = Literal[
@@ -92,12 +92,27 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, ...]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         made_for, *position = msgspec.json.decode(raw, type=_POSITION_TYPES[key])
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise BadCursor("cursor is not one this service made; start again without it") from exc
+        raise BadCursor(NOT_OURS) from exc
     if made_for != sort:
         raise BadCursor(f"cursor belongs to sort={made_for}, not sort={sort}; start again without it")
-    if any(isinstance(value, str) and "\x00" in value for value in position):  # no title holds one
-        raise BadCursor("cursor is not one this service made; start again without it")
+    if not all(_could_be_ours(value) for value in position):
+        raise BadCursor(NOT_OURS)
     return tuple(position)
+
+
+NOT_OURS = "cursor is not one this service made; start again without it"
+
+
+def _could_be_ours(value: Any) -> bool:
+    """A position this service wrote: text without NUL, times with an offset inside the storable range.
+
+    Anything else came from someone editing a cursor, and would reach PostgreSQL as an error.
+    """
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, datetime):
+        return value.tzinfo is not None and storable(value)
+    return True
 
 
 # Letters and digits only: PostgreSQL's parser splits words at everything else too, and

@@ -73,8 +73,13 @@ DueAt = Annotated[
 ]
 
 
+def storable(moment: datetime) -> bool:
+    """Whether PostgreSQL, through asyncpg, keeps this moment as it is (see DUE_DATES)."""
+    return DUE_DATES[0] <= moment.date() <= DUE_DATES[1]
+
+
 def check_due(moment: datetime, where: str = "$.due_at") -> datetime:
-    if not DUE_DATES[0] <= moment.date() <= DUE_DATES[1]:
+    if not storable(moment):
         raise ValueError(f"Expected a date from {DUE_DATES[0]} to {DUE_DATES[1]} - at `{where}`")
     return moment
 

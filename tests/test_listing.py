@@ -218,10 +218,22 @@ async def test_bad_parameters_are_400_naming_them(
     assert [error["key"] for error in problem_of(response)["errors"]] == [key]
 
 
-async def test_a_cursor_holding_nul_is_refused_not_sent_to_the_database(client: TestClient) -> None:
-    cursor = base64.urlsafe_b64encode(json.dumps(["title", "a\x00b", str(uuid.uuid4())]).encode()).decode()
-    response = await client.get(LIST, params={"sort": "title", "cursor": cursor.rstrip("=")}, headers=ALICE)
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    ("sort", "position"),
+    [
+        ("title", "a\x00b"),  # PostgreSQL text cannot hold NUL
+        ("due_at", "0001-01-01T01:00:00+05:00"),  # before year 1 in UTC: asyncpg cannot send it
+        ("created_at", "9999-12-31T23:00:00-05:00"),
+        ("created_at", "0001-01-01T00:00:00Z"),  # asyncpg would send -infinity
+        ("updated_at", "2026-11-22T10:00:00"),  # the service writes every time with its offset
+    ],
+)
+async def test_an_edited_cursor_is_refused_not_sent_to_the_database(
+    client: TestClient, sort: str, position: str
+) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps([sort, position, str(uuid.uuid4())]).encode()).decode()
+    response = await client.get(LIST, params={"sort": sort, "cursor": cursor.rstrip("=")}, headers=ALICE)
+    assert response.status_code == 400, response.text
     assert [error["key"] for error in problem_of(response)["errors"]] == ["cursor"]
 
 
