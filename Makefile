@@ -32,7 +32,7 @@ test-tls: $(STAMP) ## a Neon-shaped sslmode=require URL against PostgreSQL with 
 FUZZ_SECONDS ?= 120
 
 fuzz: $(STAMP) ## schemathesis against the real server for FUZZ_SECONDS (CI: 120; a long hunt: FUZZ_SECONDS=1800)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -m fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -m fuzz -rP  # -rP: the report of a run that passed too
 
 audit: $(STAMP) ## known vulnerabilities of the locked versions, from PyPI; fails on any pin it cannot look up
 	$(PY) .ci/audit_locks.py requirements.lock requirements-dev.lock
