@@ -77,6 +77,7 @@ async def tasks(client: TestClient) -> dict[str, dict[str, Any]]:
         ({"q": "write & report"}, ["Write report"]),
         ({"q": "!!! ..."}, []),  # no word to look for: nothing matches
         ({"q": "null"}, []),  # a word like any other, not "no filter"
+        ({"q": "milk " + "x" * 195}, []),  # 200 characters, the most q takes (201 is a 400 below)
         ({"priority": "high", "completed": "false", "tag": "home", "q": "buy"}, ["Buy milk"]),
     ],
 )
