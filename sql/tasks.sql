@@ -79,10 +79,13 @@ LIMIT $1
 
 -- name: create_task :one
 -- A new open task for the user, unless they already have $7 tasks (then nothing). The database
--- picks the id and the timestamps. Locking the user's count makes concurrent creates take turns,
--- each seeing the count the one before left (a trigger adds the new task to it).
-INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
-SELECT $1, $2, $3, $4, $5, $6
+-- picks the id and the timestamps: one clock reading for both, where each column's default would
+-- read the clock once each and could differ by a microsecond. Locking the user's count makes
+-- concurrent creates take turns, each seeing the count the one before left (a trigger adds the
+-- new task to it).
+INSERT INTO tasks (user_id, title, description, priority, tags, due_at, created_at, updated_at)
+SELECT $1, $2, $3, $4, $5, $6, moment.now, moment.now
+FROM (SELECT clock_timestamp() AS now) AS moment
 WHERE coalesce((SELECT tasks FROM task_counts WHERE user_id = $1 FOR UPDATE), 0) < $7
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
 
