@@ -12,17 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import ALICE, BOB, TestClient, problem_of
+from tests.conftest import ALICE, BOB, TestClient, create, problem_of
 
 LIST = "/api/alice/tasks"
 NOW = datetime.now(UTC)
-
-
-async def create(client: TestClient, title: str, **fields: Any) -> dict[str, Any]:
-    response = await client.post(LIST, json={"title": title, **fields}, headers=ALICE)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def titles(client: TestClient, **params: Any) -> list[str]:

@@ -10,14 +10,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from tests.conftest import ALICE, BOB, TestClient, problem_of
-
-
-async def create(client: TestClient, title: str = "Buy milk", **fields: Any) -> dict[str, Any]:
-    response = await client.post("/api/alice/tasks", json={"title": title, **fields}, headers=ALICE)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+from tests.conftest import ALICE, BOB, TestClient, create, problem_of
 
 
 def at(value: str) -> datetime:

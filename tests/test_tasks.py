@@ -10,16 +10,9 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from tests.conftest import ALICE, TestClient, problem_of
+from tests.conftest import ALICE, TestClient, create, problem_of
 
 JSON = {"Content-Type": "application/json"}
-
-
-async def create(client: TestClient, title: str = "Buy milk", **fields: Any) -> dict[str, Any]:
-    response = await client.post("/api/alice/tasks", json={"title": title, **fields}, headers=ALICE)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def parse_time(value: str) -> datetime:
