@@ -76,13 +76,22 @@ def say_what_is_enforced(document: OpenAPI) -> None:
 
 def _drop_null(schema: Schema) -> None:
     """``oneOf: [X, null]`` becomes X, keeping what was said beside the ``oneOf``."""
-    others = [member for member in schema.one_of or [] if not (isinstance(member, Schema) and member.type == "null")]
-    if len(others) != 1 or len(others) == len(schema.one_of or []) or not isinstance(others[0], Schema):
+    members = list(schema.one_of or [])
+    others = [member for member in members if not (isinstance(member, Schema) and member.type == "null")]
+    if len(members) != 2 or len(others) != 1 or not isinstance(others[0], Schema):
         return
     schema.one_of = None
     for field in dataclasses.fields(others[0]):
         if getattr(schema, field.name) is None:
             setattr(schema, field.name, getattr(others[0], field.name))
+
+
+def _branches(schema: Schema, name: str) -> list[Schema]:
+    """A body property's schema and, where it may also be null, each schema of its ``oneOf``."""
+    prop = (schema.properties or {}).get(name)
+    if not isinstance(prop, Schema):
+        return []
+    return [branch for branch in (prop, *(prop.one_of or [])) if isinstance(branch, Schema)]
 
 
 def _operations(document: OpenAPI) -> list[Operation]:
@@ -103,11 +112,9 @@ def _bodies(document: OpenAPI) -> None:
         title = (schema.properties or {}).get("title")
         if isinstance(title, Schema):
             title.pattern = trimmed(TITLE_MAX)
-        due_at = (schema.properties or {}).get("due_at")
-        for moment in [due_at, *(due_at.one_of or [])] if isinstance(due_at, Schema) else []:
-            if isinstance(moment, Schema) and moment.format is not None:
+        for moment in _branches(schema, "due_at"):
+            if moment.format is not None:
                 moment.pattern = DUE_DATE_PATTERN
-        tags = (schema.properties or {}).get("tags")
-        for array in [tags, *(tags.one_of or [])] if isinstance(tags, Schema) else []:
-            if isinstance(array, Schema) and array.items is not None:
+        for array in _branches(schema, "tags"):
+            if array.items is not None:
                 array.items = TAG

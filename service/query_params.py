@@ -59,13 +59,8 @@ def _rule(annotation: Any, is_sequence: bool) -> Rule:
     kind = _without_none(annotation)
     if is_sequence:
         (kind,) = get_args(kind) or (str,)
-    if kind is bool:
-        return Rule(is_sequence, _boolean)
-    if kind is int:
-        return Rule(is_sequence, _integer)
-    if kind is datetime:
-        return Rule(is_sequence, _date_time)
-    return Rule(is_sequence, _anything)  # text, and choices Litestar checks as strictly itself
+    # Text, and choices, Litestar already reads as strictly as these would.
+    return Rule(is_sequence, _CHECKS.get(kind, _anything))
 
 
 def _without_none(annotation: Any) -> Any:
@@ -93,6 +88,9 @@ def _date_time(value: str) -> str | None:
 
 def _anything(value: str) -> None:
     return None
+
+
+_CHECKS: dict[Any, Callable[[str], str | None]] = {bool: _boolean, int: _integer, datetime: _date_time}
 
 
 class StrictQueryParameters(ASGIMiddleware):
