@@ -4,7 +4,7 @@
 #   docker run --rm -e DATABASE_URL=postgresql://... task-api migrate
 #   docker run --rm -p 8000:8000 -e DATABASE_URL=... -e BETTER_AUTH_SECRET=... task-api
 # The code runs from /app (service/, sql/ and migrations/ side by side), not from site-packages:
-# service/sqlfile.py and service/migrations.py find sql/ and migrations/ next to service/.
+# service/db/sql.py and service/db/migrations.py find sql/ and migrations/ next to service/.
 
 ARG PYTHON_IMAGE=python:3.12-slim
 

@@ -17,9 +17,8 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 
 from service.config import load_settings
-from service.database import pool_options
-from service.listing import TaskQuery
-from service.queries import list_statement
+from service.db.pool import pool_options
+from service.tasks.statements import TaskQuery, list_statement
 
 DEFAULT_PAGE = TaskQuery()  # what GET /tasks without parameters asks for
 

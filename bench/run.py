@@ -18,7 +18,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,11 +37,13 @@ import httpx
 import msgspec
 import psutil
 
-from service import embedded, listing, migrations
-from service.auth import issue_token
 from service.config import Settings, load_settings
-from service.database import asyncpg_dsn
-from service.schemas import Task
+from service.db import embedded, migrations
+from service.db.pool import asyncpg_dsn
+from service.http.auth import issue_token
+from service.tasks import listing
+from service.tasks.schemas import Task
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".bench"
@@ -112,13 +113,6 @@ def lua_value(value: object) -> str:
     if isinstance(value, list):
         return "{" + ", ".join(lua_value(v) for v in value) + "}"
     return json.dumps(value)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 FILTERED = {"completed": "false", "tag": "work", "sort": "-due_at", "limit": "5"}

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,8 +46,11 @@ from typing import Any
 import asyncpg
 import psutil
 
-from service import listing, migrations, queries
-from service.database import asyncpg_dsn
+from service.db import migrations
+from service.db.pool import asyncpg_dsn
+from service.db.sql import SQL
+from service.tasks import listing, statements
+from tests.support.server import free_port
 
 PG_BIN = Path(os.environ.get("SEARCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = os.environ.get("SEARCH_PG_USER", "pgserver")  # who runs PostgreSQL when we are root
@@ -150,7 +152,7 @@ VARIANTS = (
     Variant("e", "ILIKE, no extra index", False, None),
 )
 
-FTS_SQL = queries._list_sql(("filter_search",), "created_at", True, False)  # exactly what the service sends
+FTS_SQL = statements._list_sql(("filter_search",), "created_at", True, False)  # exactly what the service sends
 SEARCH_LINE = "AND search @@ to_tsquery('simple', $2)"
 assert SEARCH_LINE in FTS_SQL, FTS_SQL
 assert FTS_SQL.rstrip().endswith("LIMIT $3"), FTS_SQL
@@ -173,13 +175,6 @@ def args_for(variant: Variant, term: Term) -> list[Any]:
 # --- a throwaway PostgreSQL ---------------------------------------------------------------
 
 INITDB_OPTIONS = ("-E", "UTF8", "--locale=C.UTF-8")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -392,7 +387,7 @@ async def measure_writes(connection: asyncpg.Connection, variant: Variant, rows:
     """
     await connection.execute("CHECKPOINT")  # every sample starts from a clean checkpoint
     started = time.perf_counter()
-    await connection.executemany(queries.SQL["create_task"], rows)
+    await connection.executemany(SQL["create_task"], rows)
     if variant.index:
         await connection.execute("SELECT gin_clean_pending_list($1::regclass)", variant.index_name)
     return time.perf_counter() - started

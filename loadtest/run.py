@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from service.config import SettingsError, load_settings
+from tests.support.server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 REPORTS = REPO / ".loadtest"
@@ -91,13 +91,6 @@ def options_from_env(environ: Mapping[str, str]) -> Options:
 
 
 # ---- the service under test
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

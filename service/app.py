@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from litestar import Litestar
+from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
@@ -16,20 +16,26 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Redirect
 
-from service import database, metrics, migrations, rate_limit
-from service.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
 from service.config import Settings, load_settings
-from service.controllers import HealthController, TagController, TaskController, root
-from service.database import Database
-from service.errors import exception_handlers, problem_details
-from service.observe import ObserveRequests
-from service.openapi import say_what_is_enforced
-from service.options import allow_every_method
-from service.query_params import StrictQueryParameters, record_query_parameter_rules
-from service.rate_limit import RateLimitMiddleware
-from service.request_id import RequestIdMiddleware
-from service.slow_clients import BodyDeadline
+from service.db import migrations
+from service.db import pool as database
+from service.db.pool import Database
+from service.health.controller import HealthController
+from service.http import rate_limit
+from service.http.allow import allow_every_method
+from service.http.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
+from service.http.body_deadline import BodyDeadline
+from service.http.openapi import say_what_is_enforced
+from service.http.problems import exception_handlers, problem_details
+from service.http.query import StrictQueryParameters, record_query_parameter_rules
+from service.http.rate_limit import RateLimitMiddleware
+from service.observability import metrics
+from service.observability.access import ObserveRequests
+from service.observability.request_id import RequestIdMiddleware
+from service.tags.controller import TagController
+from service.tasks.controller import TaskController
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,11 @@ def calm_the_garbage_collector() -> None:
 def provide_db(state: State) -> Database:
     db: Database = state.db
     return db
+
+
+@get("/", include_in_schema=False, exclude_from_auth=True)
+async def root() -> Redirect:
+    return Redirect(path="/docs")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

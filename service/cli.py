@@ -14,11 +14,13 @@ from pathlib import Path
 
 import uvicorn
 
-from service import database, embedded, logs, migrations
 from service.app import create_app
-from service.auth import issue_token
 from service.config import Settings, SettingsError, load_settings
-from service.http_limits import LimitedHttpToolsProtocol
+from service.db import embedded, migrations
+from service.db import pool as database
+from service.http.auth import issue_token
+from service.http.head_limits import LimitedHttpToolsProtocol
+from service.observability import logs
 
 log = logging.getLogger("service")
 

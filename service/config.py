@@ -11,7 +11,7 @@ import msgspec
 from dotenv import dotenv_values
 from msgspec import Meta
 
-from service.logs import LogFormat
+from service.observability.logs import LogFormat
 
 PositiveFloat = Annotated[float, Meta(gt=0)]
 PositiveInt = Annotated[int, Meta(gt=0)]

@@ -180,11 +180,3 @@ SELECT count(*) AS total,
        (SELECT coalesce(array_agg(tasks ORDER BY tag), '{}') FROM per_tag) AS tag_counts,
        (SELECT starts FROM today) AS today_starts  -- always computed, so an unknown zone is an error
 FROM mine;
-
--- name: list_tags :many
--- The user's tags with how many tasks carry each, most used first.
-SELECT tag, count(*) AS tasks
-FROM tasks, unnest(tags) AS tag
-WHERE tasks.user_id = $1
-GROUP BY tag
-ORDER BY count(*) DESC, tag;

@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -27,11 +26,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from service import embedded, logs, migrations
 from service.app import create_app
-from service.auth import issue_token
 from service.config import Settings, load_settings
-from service.database import asyncpg_dsn
+from service.db import embedded, migrations
+from service.db.pool import asyncpg_dsn
+from service.http.auth import issue_token
+from service.observability import logs
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 TestClient = AsyncTestClient[Litestar]
@@ -59,7 +59,7 @@ _POOLED_URLS: dict[str, str] = {}  # the session database's direct URL -> PgBoun
 
 @pytest.fixture(scope="session", autouse=THROUGH_PGBOUNCER)
 def _through_pgbouncer(migrated: str) -> Iterator[None]:
-    from tests.pgbouncer import pgbouncer
+    from tests.support.pgbouncer import pgbouncer
 
     with pgbouncer(migrated, pool_size=10) as pooled_url:
         _POOLED_URLS[migrated] = pooled_url
@@ -106,13 +106,6 @@ async def client(_session_client: TestClient, admin: asyncpg.Connection) -> Test
     """The app, served in-process, over an empty tasks table."""
     await admin.execute("TRUNCATE tasks")
     return _session_client
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def bearer(user_id: str, secret: str = SECRET, **kwargs: Any) -> dict[str, str]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -19,9 +16,10 @@ import jwt
 import msgspec
 import pytest
 
-from service.auth import issue_token
 from service.config import Settings
-from tests.conftest import SECRET, free_port, make_settings
+from service.http.auth import issue_token
+from tests.conftest import SECRET, make_settings
+from tests.support.server import clean_env, free_port, served, start_server, stop
 
 
 def task_api(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -36,69 +34,10 @@ def task_api(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) ->
     )
 
 
-def clean_env() -> dict[str, str]:
-    """The process environment without any task-api variable."""
-    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
-    return {key: value for key, value in os.environ.items() if key in keep}
-
-
 @pytest.fixture
 def base_env(tmp_path: Path) -> dict[str, str]:
     """clean_env(); the test runs in an empty directory (no .env)."""
     return clean_env()
-
-
-def start_server(
-    env: dict[str, str], cwd: Path, *, log: Path | None = None, ready_path: str = "/health"
-) -> tuple[subprocess.Popen[str], str]:
-    """``python -m service serve`` on a free port; returns once ``ready_path`` answers 200.
-
-    Its output goes to ``log`` (default ``cwd/service-<port>.log``), not a pipe: a pipe nobody
-    reads fills up under load, and the server then stalls writing its log.
-    """
-    port = free_port()
-    log = log or cwd / f"service-{port}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve"],
-            env={**env, "PORT": str(port)},
-            cwd=cwd,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"server did not start:\n{log.read_text()}")
-        time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-
-
-@contextmanager
-def served(env: dict[str, str], cwd: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A server for the block; it must then stop cleanly on SIGTERM."""
-    process, base = start_server(env, cwd)
-    try:
-        yield process, base
-    finally:
-        assert stop(process) == 0
 
 
 @pytest.fixture

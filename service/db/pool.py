@@ -1,0 +1,227 @@
+"""The asyncpg pool: DSN translation, pool settings and a bounded start-up retry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+from litestar.di import NamedDependency
+
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DB(Protocol):
+    """What a query function needs: an asyncpg connection, or the pool through ``Database``."""
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+
+class Database:
+    """The pool, with a bound on how long a statement waits for a free connection.
+
+    asyncpg's ``Pool.fetch`` and friends wait for a connection forever; under overload we
+    would rather answer 503 (``asyncio.TimeoutError`` maps to it) than hang.
+    """
+
+    __slots__ = ("acquire_timeout", "pool", "waiting")
+
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float):
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+        self.waiting = 0  # requests waiting for a connection now (a metrics gauge)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        self.waiting += 1
+        try:
+            return await self.pool.acquire(timeout=self.acquire_timeout)
+        finally:
+            self.waiting -= 1
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self._run("fetch", query, args)
+        return rows
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._run("fetchrow", query, args)
+        return row
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self._run("fetchval", query, args)
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
+        """``connection.<method>(query, *args)`` on a pooled connection, released afterwards."""
+        connection = await self._acquire()
+        try:
+            return await getattr(connection, method)(query, *args)
+        except asyncpg.InternalClientError as exc:
+            raise _unusable(connection) from exc
+        finally:
+            await self.pool.release(connection)
+
+
+Db = NamedDependency[Database]  # the handlers' parameter: the app's Database, injected
+
+
+def _unusable(connection: asyncpg.Connection) -> asyncpg.ConnectionDoesNotExistError:
+    """asyncpg failed a statement because the connection's protocol is in a state it cannot leave.
+
+    Seen when the server ends a pooled connection between two requests (a restart, a fast
+    shutdown): asyncpg has read the "terminating connection" message but not yet the end of the
+    stream, and refuses the next statement, before sending it, with "cannot switch to state ...;
+    another operation is in progress" (MagicStack/asyncpg#1069). Drop the connection so the pool
+    opens a new one, and answer as for a lost connection (503).
+    """
+    connection.terminate()
+    return asyncpg.ConnectionDoesNotExistError("the connection was ended by the server")
+
+
+_SCHEMES = {"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg", "postgres+asyncpg"}
+# Query parameters asyncpg understands itself. Anything else it would send to the
+# server as a run-time setting, which PgBouncer (and so Neon's pooler) rejects.
+_ASYNCPG_PARAMS = {
+    "host",
+    "port",
+    "dbname",
+    "database",
+    "user",
+    "password",
+    "passfile",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslnegotiation",
+    "sslcrl",
+    "sslpassword",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "target_session_attrs",
+    "krbsrvname",
+    "gsslib",
+}
+
+
+class DatabaseURLError(ValueError):
+    """``DATABASE_URL`` is not a PostgreSQL URL."""
+
+
+def _split(url: str) -> tuple[SplitResult, list[tuple[str, str]]]:
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise DatabaseURLError(
+            f"DATABASE_URL must start with postgresql:// (or postgres://, postgresql+asyncpg://), "
+            f"not {parts.scheme or 'nothing'}://"
+        )
+    return parts, parse_qsl(parts.query, keep_blank_values=True)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The URL as asyncpg wants it: plain scheme, only parameters asyncpg itself handles.
+
+    ``channel_binding`` (libpq only) and other unknown parameters are dropped, with a log line,
+    instead of being forwarded to the server as settings.
+    """
+    parts, query = _split(url)
+    kept = [(k, v) for k, v in query if k in _ASYNCPG_PARAMS]
+    dropped = sorted({k for k, _ in query if k not in _ASYNCPG_PARAMS})
+    if dropped:
+        log.info("DATABASE_URL: ignoring parameters asyncpg does not use: %s", ", ".join(dropped))
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(kept), ""))
+
+
+def psycopg_url(url: str) -> str:
+    """The URL as yoyo wants it for psycopg 3 (libpq), which understands every libpq parameter."""
+    parts, query = _split(url)
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Pool ``reset`` hook: nothing to undo.
+
+    asyncpg's default runs ``RESET ALL; UNLISTEN *; CLOSE ALL; ...`` on every release, a
+    round trip per request. We never change session state (no SET, LISTEN, advisory locks or
+    cursors), and asyncpg still rolls back a transaction left open before calling this.
+    """
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    server_settings = {"application_name": settings.db_application_name}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return {
+        "dsn": asyncpg_dsn(settings.database_url),
+        "min_size": min(settings.db_pool_min_size, settings.db_pool_max_size),
+        "max_size": settings.db_pool_max_size,
+        "command_timeout": settings.db_command_timeout,
+        "max_inactive_connection_lifetime": settings.db_max_inactive_connection_lifetime,
+        "statement_cache_size": settings.db_statement_cache_size,
+        "server_settings": server_settings,
+        "reset": _keep_session,
+    }
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """Open the pool and prove it works, retrying with backoff for ``DB_CONNECT_RETRY_SECONDS``."""
+    deadline = time.monotonic() + settings.db_connect_retry_seconds
+    delay = 0.25
+    while True:
+        try:
+            return await _open_checked_pool(settings)
+        except asyncpg.ProtocolViolationError as exc:
+            if "statement_timeout" not in str(exc) or not settings.db_statement_timeout_ms:
+                raise RuntimeError(f"PostgreSQL at {redacted(settings.database_url)} refused us: {exc}") from exc
+            # PgBouncer (so Neon's pooled endpoint) refuses run-time settings at connect time.
+            log.warning(
+                "the server refuses statement_timeout as a connection setting (a pooler such as PgBouncer); "
+                "connecting without it. Set it on the role instead: ALTER ROLE <user> SET statement_timeout = "
+                "'%dms', and DB_STATEMENT_TIMEOUT_MS=0",
+                settings.db_statement_timeout_ms,
+            )
+            settings = msgspec.structs.replace(settings, db_statement_timeout_ms=0)
+        except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError) as exc:
+            # Waiting will not fix a wrong password or a missing database.
+            raise RuntimeError(
+                f"PostgreSQL at {redacted(settings.database_url)} refused us: {exc}. "
+                "Check the user, password and database name in DATABASE_URL."
+            ) from exc
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(
+                    f"cannot connect to PostgreSQL at {redacted(settings.database_url)} "
+                    f"after {settings.db_connect_retry_seconds:g}s: {exc!r}. Check that DATABASE_URL "
+                    "names the right host, port, database and credentials, that the server is running "
+                    "and reachable from here, and its sslmode."
+                ) from exc
+            log.warning("database not reachable yet (%r); retrying in %.2fs", exc, delay)
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 5.0)
+
+
+async def _open_checked_pool(settings: Settings) -> asyncpg.Pool:
+    pool: asyncpg.Pool = await asyncpg.create_pool(**pool_options(settings))
+    try:
+        # With DB_POOL_MIN_SIZE=0 the pool connects lazily; one round trip proves the settings.
+        await pool.execute("SELECT 1")
+    except BaseException:
+        pool.terminate()
+        raise
+    return pool

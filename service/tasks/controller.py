@@ -1,0 +1,331 @@
+"""The tasks routes: take validated input, call one query function, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, cast
+from urllib.parse import quote
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi.spec import Example
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from service.db.pool import Database, Db
+from service.http import conditional as etags
+from service.http.body import OptionalBodyOperation, json_body
+from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
+from service.http.problems import bad_parameter, problem
+from service.tasks import listing, queries
+from service.tasks.docs import (
+    CONDITIONAL,
+    ETAG,
+    LOCATION,
+    NEXT_PAGE,
+    NOT_MODIFIED,
+    PRECONDITION_FAILED,
+    TASK_PROBLEMS,
+    WRITE_PROBLEMS,
+    IfMatch,
+    IfNoneMatch,
+)
+from service.tasks.listing import Sort
+from service.tasks.schemas import (
+    TIME_ZONES,
+    CompletedUpdate,
+    Deleted,
+    Priority,
+    Task,
+    TaskCreate,
+    TaskReplace,
+    TaskStats,
+    TaskUpdate,
+)
+
+UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Paris"
+
+TaskId = FromPath[UUID]  # the route takes any string, so a malformed id is a 400 naming task_id, not a 404
+
+
+def not_found() -> NotFoundException:
+    return NotFoundException(detail="task not found")
+
+
+async def written(
+    db: Database, user_id: str, task_id: UUID, task: Task | None, versions: list[datetime] | None
+) -> Response[Task]:
+    """The answer to a write: the task with its new ETag, or why nothing was written (404 or 412)."""
+    if task is not None:
+        return etags.with_etag(task)
+    raise await refused(db, user_id, task_id, versions)
+
+
+async def refused(db: Database, user_id: str, task_id: UUID, versions: list[datetime] | None) -> HTTPException:
+    """A conditional write changed nothing: 412 when the task is there with another ETag, else 404."""
+    if versions is not None and (current := await queries.task_version(db, user_id=user_id, task_id=task_id)):
+        return problem(
+            412,
+            "the task has changed since you read it (If-Match does not match its ETag); "
+            "nothing was written: fetch it again and retry",
+            headers={"ETag": etags.etag(current)},
+        )
+    return not_found()
+
+
+class TaskController(Controller):
+    path = "/api/{user_id:str}/tasks"
+    tags = ("tasks",)
+    security = ({"BearerToken": []},)
+    cache_control = PRIVATE
+
+    @get(
+        "/",
+        summary="List tasks",
+        description="A page of the user's tasks: filtered, sorted (newest first by default), at most `limit` long. "
+        'When there are more, a `Link: <...>; rel="next"` header gives the URL of the next page. '
+        "Filters combine with AND.",
+        responses={
+            **AUTH_PROBLEMS,
+            414: problem_response("The URL is longer than 8 KiB, e.g. from very many `tag` or `priority` values."),
+        },
+        response_headers=[NEXT_PAGE],
+    )
+    async def list_tasks(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        user_id: UserId,
+        completed: Annotated[
+            bool | None, QueryParameter(description="Only completed (true) or open (false) tasks.")
+        ] = None,
+        priority: Annotated[
+            list[Priority] | None,
+            QueryParameter(
+                description="Only these priorities; repeat for several.", examples=[Example(value=["high"])]
+            ),
+        ] = None,
+        tag: Annotated[
+            list[str] | None,
+            QueryParameter(
+                description="Only tasks carrying this tag (case-insensitive); repeat: carrying all of them.",
+                examples=[Example(value=["work"])],
+            ),
+        ] = None,
+        due_before: Annotated[
+            datetime | None,
+            QueryParameter(
+                description="Due strictly before this time (RFC 3339, with an offset).",
+                examples=[Example(value="2026-11-30T00:00:00Z")],
+            ),
+        ] = None,
+        due_after: Annotated[
+            datetime | None,
+            QueryParameter(
+                description="Due at or after this time (RFC 3339, with an offset).",
+                examples=[Example(value="2026-11-23T00:00:00Z")],
+            ),
+        ] = None,
+        overdue: Annotated[
+            bool | None, QueryParameter(description="Only tasks still open past their due time (true), or the others.")
+        ] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=1,
+                max_length=listing.SEARCH_MAX,
+                description="Words to find in title or description; each matches the start of a word, "
+                "so `mil` finds milk. Only letters and digits make words: `?!` finds nothing.",
+                examples=[Example(value="mil")],
+            ),
+        ] = None,
+        sort: Annotated[
+            Sort,
+            QueryParameter(
+                description="Order by this field, `-` first for descending; ties are broken by id. "
+                "A task without a due date sorts as if due at infinity; `priority` sorts low < medium < high, "
+                "then by creation time.",
+                examples=[Example(value="due_at")],
+            ),
+        ] = listing.DEFAULT_SORT,
+        limit: Annotated[int, QueryParameter(ge=1, le=listing.LIMIT_MAX, description="Tasks per page.")] = (
+            listing.LIMIT_DEFAULT
+        ),
+        cursor: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=listing.CURSOR_MAX,
+                description="Where the page starts: opaque, from the previous page's `Link` header; "
+                "valid with the same `sort`.",
+            ),
+        ] = None,
+    ) -> Response[list[Task]]:
+        query = listing.task_query(
+            completed=completed,
+            priority=priority,
+            tag=tag,
+            due_before=due_before,
+            due_after=due_after,
+            overdue=overdue,
+            q=q,
+            sort=sort,
+            limit=limit,
+            cursor=cursor,
+        )
+        tasks = [] if query.finds_nothing else await queries.list_tasks(db, user_id=user_id, query=query)
+        if len(tasks) <= limit:
+            return Response(tasks)
+        del tasks[limit:]
+        return Response(tasks, headers={"Link": listing.next_page(request, listing.encode_cursor(sort, tasks[-1]))})
+
+    @post(
+        "/",
+        guards=[json_body],
+        summary="Create a task",
+        responses={
+            **BODY_PROBLEMS,
+            409: problem_response("The user already has MAX_TASKS_PER_USER tasks (10,000 by default)."),
+        },
+        response_headers=[LOCATION, ETAG],
+    )
+    async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate], state: State) -> Response[Task]:
+        quota: int = state.max_tasks_per_user
+        task = await queries.create_task(db, user_id=user_id, data=data, quota=quota)
+        if task is None:
+            raise problem(409, f"you have {quota:,} tasks, the most one user may have: delete some to add more")
+        return etags.with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
+
+    @delete(
+        "/",
+        status_code=200,
+        summary="Clear completed tasks",
+        description="Deletes every completed task of the user and says how many went. "
+        "`completed=true` is required, so a request without it cannot empty the list.",
+        responses=AUTH_PROBLEMS,
+    )
+    async def delete_completed_tasks(
+        self,
+        db: Db,
+        user_id: UserId,
+        completed: Annotated[bool, QueryParameter(description="Must be true: delete the completed tasks.")],
+    ) -> Deleted:
+        if not completed:
+            raise bad_parameter("completed", "only completed=true is supported: it clears the completed tasks")
+        return Deleted(deleted=await queries.delete_completed_tasks(db, user_id=user_id))
+
+    @get(
+        "/stats",
+        summary="Task statistics",
+        description="Totals over all of the user's tasks, per priority and per tag, from one query. "
+        "`overdue` and `due_today` count open tasks.",
+        responses=AUTH_PROBLEMS,
+    )
+    async def task_stats(
+        self,
+        db: Db,
+        user_id: UserId,
+        tz: Annotated[
+            str,
+            QueryParameter(
+                description="IANA time zone whose calendar day is today for `due_today`.",
+                examples=[Example(value="Europe/Paris")],
+            ),
+        ] = "UTC",
+    ) -> TaskStats:
+        if tz not in TIME_ZONES:
+            raise bad_parameter("tz", UNKNOWN_TIME_ZONE)
+        try:
+            return await queries.task_stats(db, user_id=user_id, time_zone=tz)
+        except asyncpg.InvalidParameterValueError as exc:  # a zone newer than the database's own list
+            raise bad_parameter("tz", UNKNOWN_TIME_ZONE) from exc
+
+    @get(
+        "/{task_id:str}",
+        summary="Get a task",
+        description="With `If-None-Match` holding the task's current ETag, answers 304 without a body.",
+        responses={**TASK_PROBLEMS, 304: NOT_MODIFIED},
+        response_headers=[ETAG],
+    )
+    async def get_task(
+        self, db: Db, user_id: UserId, task_id: TaskId, if_none_match: IfNoneMatch = None
+    ) -> Response[Task]:
+        task = await queries.get_task(db, user_id=user_id, task_id=task_id)
+        if task is None:
+            raise not_found()
+        tag = etags.etag(task.updated_at)
+        if not etags.none_match(if_none_match, tag):
+            return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
+        return etags.with_etag(task)
+
+    @put(
+        "/{task_id:str}",
+        guards=[json_body],
+        summary="Replace a task",
+        description="Sets the whole content: an omitted field gets its default (description and due_at null, "
+        "priority medium, no tags), except `completed`, which is set when given and kept when omitted. " + CONDITIONAL,
+        responses=WRITE_PROBLEMS,
+        response_headers=[ETAG],
+    )
+    async def replace_task(
+        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskReplace], if_match: IfMatch = None
+    ) -> Response[Task]:
+        versions = etags.if_match_versions(if_match)
+        task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
+        return await written(db, user_id, task_id, task, versions)
+
+    @patch(
+        "/{task_id:str}",
+        guards=[json_body],
+        summary="Update some fields of a task",
+        description="Changes only the fields given; at least one is required. "
+        "`description: null` and `due_at: null` clear them. " + CONDITIONAL,
+        responses=WRITE_PROBLEMS,
+        response_headers=[ETAG],
+    )
+    async def update_task(
+        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskUpdate], if_match: IfMatch = None
+    ) -> Response[Task]:
+        versions = etags.if_match_versions(if_match)
+        task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
+        return await written(db, user_id, task_id, task, versions)
+
+    @patch(
+        "/{task_id:str}/complete",
+        guards=[json_body],
+        opt={"body": "optional"},
+        operation_class=OptionalBodyOperation,
+        summary="Toggle or set completion",
+        description='Without a body, flips `completed` atomically. With `{"completed": true|false}`, '
+        "sets that value, so a retry is harmless. `completed_at` follows. " + CONDITIONAL,
+        responses=WRITE_PROBLEMS,
+        response_headers=[ETAG],
+    )
+    async def complete_task(
+        self,
+        db: Db,
+        user_id: UserId,
+        task_id: TaskId,
+        data: JSONBody[CompletedUpdate | None] = None,
+        if_match: IfMatch = None,
+    ) -> Response[Task]:
+        versions = etags.if_match_versions(if_match)
+        if data is None:
+            task = await queries.toggle_task(db, user_id=user_id, task_id=task_id, versions=versions)
+        else:
+            task = await queries.set_task_completed(
+                db, user_id=user_id, task_id=task_id, completed=data.completed, versions=versions
+            )
+        return await written(db, user_id, task_id, task, versions)
+
+    @delete(
+        "/{task_id:str}",
+        summary="Delete a task",
+        description=CONDITIONAL,
+        responses={**TASK_PROBLEMS, 412: PRECONDITION_FAILED},
+    )
+    async def delete_task(self, db: Db, user_id: UserId, task_id: TaskId, if_match: IfMatch = None) -> None:
+        versions = etags.if_match_versions(if_match)
+        if not await queries.delete_task(db, user_id=user_id, task_id=task_id, versions=versions):
+            raise await refused(db, user_id, task_id, versions)

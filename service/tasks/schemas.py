@@ -1,0 +1,192 @@
+"""Request and response shapes. Validation lives here, in the types."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from importlib import resources
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 1000
+TAGS_MAX = 10
+TAG_MAX = 32
+
+# The IANA zone names, from the tzdata package rather than the machine: the same list everywhere,
+# and the one PostgreSQL knows (its pg_timezone_names, checked in the tests).
+TIME_ZONES = frozenset(resources.files("tzdata").joinpath("zones").read_text().split())
+
+# PostgreSQL text cannot hold NUL; refuse it here rather than as a database error.
+_NO_NUL = r"^[^\x00]*$"
+
+# The contract counts a title's or a tag's length after trimming, so ``_trimmed`` and
+# ``normalise_tag`` check it; the OpenAPI document states it as a pattern (service.openapi).
+Title = Annotated[
+    str,
+    Meta(
+        pattern=_NO_NUL,
+        description="1 to 200 characters after surrounding white space is trimmed.",
+        examples=["Buy milk"],
+    ),
+]
+Description = Annotated[
+    str,
+    Meta(
+        max_length=DESCRIPTION_MAX,
+        pattern=_NO_NUL,
+        description="Up to 1000 characters.",
+        examples=["Two litres, semi-skimmed"],
+    ),
+]
+
+
+Priority = Literal["low", "medium", "high"]  # sorts in this order
+PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high")  # also the sort order, low first
+
+Tag = Annotated[
+    str,
+    Meta(
+        pattern=_NO_NUL,
+        description=f"1 to {TAG_MAX} characters after trimming; stored lower-case.",
+        examples=["home"],
+    ),
+]
+Tags = Annotated[
+    list[Tag],
+    Meta(
+        max_length=TAGS_MAX,
+        description=f"Up to {TAGS_MAX} labels; trimmed, lower-cased and de-duplicated (first one kept).",
+        examples=[["home", "errands"]],
+    ),
+]
+# RFC 3339 with an offset: a due time without one would mean a different instant to each reader.
+# Its date must also leave a day to Python's first and last (0001-01-01, 9999-12-31): asyncpg
+# stores those instants as -infinity and infinity, and an offset could carry one past them.
+DUE_DATES = (date(1, 1, 2), date(9999, 12, 30))
+DUE_DATE_PATTERN = "^(?!0001-01-01|9999-12-31)"  # the same rule, for the OpenAPI document
+DueAt = Annotated[
+    datetime,
+    Meta(tz=True, description="RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.", examples=["2026-11-30T17:00:00Z"]),
+]
+
+
+def storable(moment: datetime) -> bool:
+    """Whether PostgreSQL, through asyncpg, keeps this moment as it is (see DUE_DATES)."""
+    return DUE_DATES[0] <= moment.date() <= DUE_DATES[1]
+
+
+def check_due(moment: datetime, where: str = "$.due_at") -> datetime:
+    if not storable(moment):
+        raise ValueError(f"Expected a date from {DUE_DATES[0]} to {DUE_DATES[1]} - at `{where}`")
+    return moment
+
+
+def normalise_tag(tag: str, where: str = "$.tags") -> str:
+    """A tag as stored: trimmed and lower-case, 1 to TAG_MAX characters."""
+    normal = tag.strip().lower()
+    if "\x00" in normal:  # a query's tag; a body's has been refused by its pattern already
+        raise ValueError(f"Expected each tag without NUL characters - at `{where}`")
+    if not 1 <= len(normal) <= TAG_MAX:
+        raise ValueError(
+            f"Expected each tag to be 1 to {TAG_MAX} characters after trimming, got {len(normal)} - at `{where}`"
+        )
+    return normal
+
+
+def normalise_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(normalise_tag(tag) for tag in tags))
+
+
+def _trimmed(title: str) -> str:
+    stripped = title.strip()
+    if not 1 <= len(stripped) <= TITLE_MAX:
+        # Phrased like msgspec's own errors, so the problem body names the field.
+        raise ValueError(
+            f"Expected `str` of 1 to {TITLE_MAX} characters after trimming surrounding white space, "
+            f"got {len(stripped)} - at `$.title`"
+        )
+    return stripped
+
+
+class _Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+
+class TaskCreate(_Input):
+    title: Title
+    description: Description | None = None
+    priority: Priority = "medium"
+    tags: Tags = msgspec.field(default_factory=list)
+    due_at: DueAt | None = None
+
+    def __post_init__(self) -> None:
+        self.title = _trimmed(self.title)
+        self.tags = normalise_tags(self.tags)
+        if self.due_at is not None:
+            check_due(self.due_at)
+
+
+class TaskReplace(TaskCreate):
+    """The whole writable content: an omitted field gets its default, except completed, which stays."""
+
+    completed: bool | None = None
+
+
+class TaskUpdate(_Input):
+    """Any non-empty subset of the writable fields; null clears description and due_at."""
+
+    title: Title | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
+    completed: bool | UnsetType = UNSET
+    priority: Priority | UnsetType = UNSET
+    tags: Tags | UnsetType = UNSET
+    due_at: DueAt | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        if all(getattr(self, field) is UNSET for field in self.__struct_fields__):
+            raise ValueError(f"give at least one of {', '.join(self.__struct_fields__)}")
+        if self.title is not UNSET:
+            self.title = _trimmed(self.title)
+        if self.tags is not UNSET:
+            self.tags = normalise_tags(self.tags)
+        if isinstance(self.due_at, datetime):
+            check_due(self.due_at)
+
+
+class CompletedUpdate(_Input):
+    completed: bool
+
+
+class Task(msgspec.Struct):
+    """A task as stored; built positionally from rows whose columns follow this field order."""
+
+    id: UUID
+    user_id: str
+    title: str
+    description: str | None
+    completed: bool
+    priority: Priority
+    tags: list[str]
+    due_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskStats(msgspec.Struct):
+    """Counts over all of the user's tasks; overdue and due_today count open tasks only."""
+
+    total: int
+    completed: int
+    open: int
+    overdue: int
+    due_today: int
+    by_priority: dict[Priority, int]
+    by_tag: dict[str, int]
+
+
+class Deleted(msgspec.Struct):
+    deleted: int

@@ -1,0 +1,114 @@
+"""The SQL files: every query on tasks is scoped to one user, and the loader fails fast."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from service.db import sql as sqlfile
+from service.db.sql import SQL
+from service.tasks.schemas import Task
+
+TASK_TABLE = re.compile(r"\btasks\b", re.IGNORECASE)
+# The user filter must be on the tasks table itself and bound to $1, not merely mentioned.
+USER_FILTER = re.compile(r"\bWHERE\s+(?:tasks\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
+
+
+def task_queries() -> list[sqlfile.Query]:
+    return [query for query in sqlfile.load().values() if TASK_TABLE.search(query.sql)]
+
+
+# The statements that answer with whole tasks, and so must list columns in Task's order.
+RETURNING_TASKS = {
+    "list_tasks",
+    "create_task",
+    "get_task",
+    "replace_task",
+    "update_task",
+    "toggle_task",
+    "set_task_completed",
+}
+
+
+def test_the_sql_files_hold_the_queries_the_code_uses() -> None:
+    assert {query.name for query in task_queries()} >= RETURNING_TASKS | {"delete_task"}
+    assert set(SQL) == set(sqlfile.load())
+
+
+@pytest.mark.parametrize("query", task_queries(), ids=lambda query: query.name)
+def test_every_task_query_is_filtered_by_user_id_as_first_parameter(query: sqlfile.Query) -> None:
+    if query.sql.lstrip().upper().startswith("INSERT"):
+        # An insert scopes the new row by writing user_id from $1.
+        assert re.search(r"\(\s*user_id\b", query.sql), f"{query.source}: insert does not set user_id"
+        assert re.search(r"(?:VALUES\s*\(|SELECT)\s*\$1\b", query.sql), f"{query.source}: user_id is not $1"
+    else:
+        assert USER_FILTER.search(query.sql), f"{query.source}: {query.name} does not filter by user_id = $1"
+
+
+@pytest.mark.parametrize("query", list(sqlfile.load().values()), ids=lambda query: query.name)
+def test_no_query_selects_star(query: sqlfile.Query) -> None:
+    assert not re.search(r"SELECT\s+\*", query.sql, re.IGNORECASE), query.source
+
+
+def test_the_guard_catches_an_unscoped_query() -> None:
+    unscoped = sqlfile.parse("-- name: leak :many\nSELECT id FROM tasks WHERE id = $2;\n", "bad.sql")["leak"]
+    assert TASK_TABLE.search(unscoped.sql)
+    assert not USER_FILTER.search(unscoped.sql)
+
+
+def test_parse_reads_names_cardinality_and_sql() -> None:
+    queries = sqlfile.parse(
+        "-- a file comment\n\n-- name: one_row :one\n-- What it guarantees.\nSELECT 1\nFROM x;\n\n"
+        "-- name: many_rows :many\nSELECT 2;\n",
+        "ok.sql",
+    )
+    assert queries["one_row"] == sqlfile.Query("one_row", ":one", "SELECT 1\nFROM x", "ok.sql:3")
+    assert queries["many_rows"].sql == "SELECT 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-- name: a :one\nSELECT 1;\n-- name: a :one\nSELECT 2;\n", "bad.sql:3: duplicate query name 'a'"),
+        ("-- name:  :one\nSELECT 1;\n", "bad.sql:1: query name '' is empty"),
+        ("-- name: a :one\n-- only a comment\n", "bad.sql:1: query 'a' has no SQL"),
+        ("-- name: a\nSELECT 1;\n", "bad.sql:1: query 'a' needs one of"),
+        ("-- name: a :some\nSELECT 1;\n", "bad.sql:1: query 'a' needs one of"),
+        ("SELECT 1;\n-- name: a :one\nSELECT 1;\n", "bad.sql:1: SQL before the first '-- name:' line"),
+    ],
+)
+def test_parse_fails_fast_naming_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(sqlfile.SQLFileError, match=re.escape(message)):
+        sqlfile.parse(text, "bad.sql")
+
+
+def test_load_refuses_a_name_used_in_two_files(tmp_path: Path) -> None:
+    (tmp_path / "a.sql").write_text("-- name: same :one\nSELECT 1;\n")
+    (tmp_path / "b.sql").write_text("\n-- name: same :one\nSELECT 2;\n")
+    with pytest.raises(sqlfile.SQLFileError, match=r"b\.sql:2: duplicate query name 'same' \(also a\.sql:1\)"):
+        sqlfile.load(tmp_path)
+
+
+TASK_COLUMNS = re.compile(
+    r"(?:SELECT|RETURNING)\s+(?P<columns>id,\s*user_id,[^;]*?)\s*(?:FROM|$)", re.IGNORECASE | re.DOTALL
+)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [query for query in task_queries() if TASK_COLUMNS.search(query.sql)],
+    ids=lambda query: query.name,
+)
+def test_task_rows_list_columns_in_task_field_order(query: sqlfile.Query) -> None:
+    # queries.py builds Task(*row) positionally, so the order is part of the contract.
+    match = TASK_COLUMNS.search(query.sql)
+    assert match is not None
+    columns = [column.strip() for column in match["columns"].split(",")]
+    assert columns == list(Task.__struct_fields__), query.source
+
+
+def test_every_query_returning_tasks_is_checked_for_column_order() -> None:
+    checked = {query.name for query in task_queries() if TASK_COLUMNS.search(query.sql)}
+    assert checked == RETURNING_TASKS

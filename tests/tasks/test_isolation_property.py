@@ -1,0 +1,159 @@
+"""Random sequences of operations by several users: after every step, each user sees exactly
+their own tasks, as a model predicts, and nothing else in the table changed.
+
+Every rule may pick any user's task for any user, so the sequences are full of attempts on
+other users' tasks (404 through one's own path, 403 through theirs) among the legitimate ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
+from litestar.testing import TestClient
+
+from service.app import create_app
+from service.db.pool import psycopg_url
+from tests.conftest import bearer, make_settings
+
+USERS = ("alice", "bob", "carol")
+HEADERS = {user: bearer(user) for user in USERS}
+FIELDS = ("title", "description", "completed", "priority", "tags", "due_at")
+
+titles = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20).filter(
+    lambda title: title.strip() != ""
+)
+tags = st.lists(st.sampled_from(["home", "work", "Errands", " urgent "]), max_size=3)
+priorities = st.sampled_from(["low", "medium", "high"])
+users = st.sampled_from(USERS)
+
+
+def stored(task: dict[str, Any]) -> dict[str, Any]:
+    return {field: task[field] for field in FIELDS}
+
+
+class Isolation(RuleBasedStateMachine):
+    """The model: for each user, their tasks by id, as the API last returned them."""
+
+    client: TestClient[Any]
+    database_url: str
+    tasks = Bundle("tasks")  # (owner, id)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: dict[str, dict[str, dict[str, Any]]] = {user: {} for user in USERS}
+        with psycopg.connect(self.database_url) as connection:
+            connection.execute("TRUNCATE tasks")
+
+    def call(self, method: str, path: str, user: str, **kwargs: Any) -> Any:
+        return self.client.request(method, path, headers=HEADERS[user], **kwargs)
+
+    @rule(target=tasks, user=users, title=titles, tags=tags, priority=priorities)
+    def create(self, user: str, title: str, tags: list[str], priority: str) -> tuple[str, str]:
+        response = self.call(
+            "POST", f"/api/{user}/tasks", user, json={"title": title, "tags": tags, "priority": priority}
+        )
+        assert response.status_code == 201, response.text
+        task = response.json()
+        self.model[user][task["id"]] = stored(task)
+        return user, task["id"]
+
+    @rule(task=tasks, user=users, title=titles)
+    def rename(self, task: tuple[str, str], user: str, title: str) -> None:
+        self._write(task, user, "PATCH", "", {"title": title})
+
+    @rule(task=tasks, user=users)
+    def toggle(self, task: tuple[str, str], user: str) -> None:
+        self._write(task, user, "PATCH", "/complete", None)
+
+    @rule(task=tasks, user=users, title=titles, priority=priorities)
+    def replace(self, task: tuple[str, str], user: str, title: str, priority: str) -> None:
+        self._write(task, user, "PUT", "", {"title": title, "priority": priority})
+
+    @rule(task=consumes(tasks), user=users)
+    def delete(self, task: tuple[str, str], user: str) -> None:
+        owner, task_id = task
+        response = self.call("DELETE", f"/api/{user}/tasks/{task_id}", user)
+        if user == owner and task_id in self.model[owner]:
+            assert response.status_code == 204
+            del self.model[owner][task_id]
+        else:
+            assert response.status_code == 404
+
+    @rule(task=tasks, user=users)
+    def read(self, task: tuple[str, str], user: str) -> None:
+        owner, task_id = task
+        response = self.call("GET", f"/api/{user}/tasks/{task_id}", user)
+        if user == owner and task_id in self.model[owner]:
+            assert stored(response.json()) == self.model[owner][task_id]
+        else:
+            assert response.status_code == 404
+
+    @rule(task=tasks, user=users)
+    def write_through_their_path(self, task: tuple[str, str], user: str) -> None:
+        owner, task_id = task
+        if user != owner:
+            response = self.call("PATCH", f"/api/{owner}/tasks/{task_id}", user, json={"title": "stolen"})
+            assert response.status_code == 403
+
+    @rule(user=users)
+    def clear_completed(self, user: str) -> None:
+        response = self.call("DELETE", f"/api/{user}/tasks", user, params={"completed": "true"})
+        done = [task_id for task_id, task in self.model[user].items() if task["completed"]]
+        assert response.json() == {"deleted": len(done)}
+        for task_id in done:
+            del self.model[user][task_id]
+
+    def _write(self, task: tuple[str, str], user: str, method: str, suffix: str, body: dict[str, Any] | None) -> None:
+        owner, task_id = task
+        response = self.call(method, f"/api/{user}/tasks/{task_id}{suffix}", user, json=body)
+        if user == owner and task_id in self.model[owner]:
+            assert response.status_code == 200, response.text
+            self.model[owner][task_id] = stored(response.json())
+        else:
+            assert response.status_code == 404
+
+    @invariant()
+    def each_user_sees_exactly_their_own(self) -> None:
+        for user in USERS:
+            listed = self.call("GET", f"/api/{user}/tasks", user, params={"limit": 200}).json()
+            assert {task["id"]: stored(task) for task in listed} == self.model[user]
+            assert {task["user_id"] for task in listed} <= {user}
+            stats = self.call("GET", f"/api/{user}/tasks/stats", user).json()
+            assert stats["total"] == len(self.model[user])
+
+    @invariant()
+    def the_table_holds_the_model_and_nothing_else(self) -> None:
+        with psycopg.connect(self.database_url) as connection:
+            rows = connection.execute("SELECT user_id, id::text, title, completed FROM tasks").fetchall()
+        assert sorted(rows) == sorted(
+            (user, task_id, task["title"], task["completed"])
+            for user, owned in self.model.items()
+            for task_id, task in owned.items()
+        )
+
+
+@pytest.fixture
+def isolation_machine(migrated: str) -> Iterator[type[Isolation]]:
+    with TestClient(app=create_app(make_settings(migrated))) as client:
+        Isolation.client = client
+        Isolation.database_url = psycopg_url(migrated).replace("postgresql+psycopg", "postgresql", 1)
+        yield Isolation
+
+
+def test_users_never_see_or_change_each_others_tasks(isolation_machine: type[Isolation]) -> None:
+    run_state_machine_as_test(
+        isolation_machine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+            database=None,  # nothing written to .hypothesis/ in the working tree
+        ),
+    )

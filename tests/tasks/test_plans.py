@@ -1,0 +1,170 @@
+"""Every filter and sort of the task list is an index scan that starts from user_id.
+
+The table holds a million tasks, 10,000 for each of 100 users, so the planner has every reason
+to prefer a sequential scan if an index did not serve the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any, get_args
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from service.db import migrations
+from service.db.pool import asyncpg_dsn
+from service.tasks import listing, statements
+from service.tasks.statements import SortKey, TaskQuery
+
+USER = "user-042"
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+FILTERS: dict[str, dict[str, Any]] = {
+    "completed": {"completed": True},
+    "priority": {"priorities": ("high", "low")},
+    "tag": {"tags": ("work",)},
+    "due_before": {"due_before": NOW},
+    "due_after": {"due_after": NOW},
+    "overdue": {"overdue": True},
+    "search": {"search": listing.search_terms("mil")},
+    "all of them": {
+        "completed": False,
+        "priorities": ("high",),
+        "tags": ("work",),
+        "due_after": NOW,
+        "due_before": datetime(2027, 1, 1, tzinfo=UTC),
+        "search": listing.search_terms("report"),
+    },
+}
+SORT_INDEXES: dict[SortKey, str] = {
+    "created_at": "tasks_user_created_idx",
+    "updated_at": "tasks_user_updated_idx",
+    "due_at": "tasks_user_due_idx",
+    "priority": "tasks_user_priority_idx",
+    "title": "tasks_user_title_idx",
+}
+POSITIONS: dict[SortKey, tuple[Any, ...]] = {
+    "created_at": (NOW, uuid.UUID(int=0)),
+    "updated_at": (NOW, uuid.UUID(int=0)),
+    "due_at": (None, uuid.UUID(int=0)),
+    "priority": ("medium", NOW, uuid.UUID(int=0)),
+    "title": ("task 5", uuid.UUID(int=0)),
+}
+
+
+@pytest.fixture(scope="module")
+def million_url(migrated: str) -> Iterator[str]:
+    """A new database holding the schema and a million tasks; dropped afterwards."""
+    name = f"task_api_plans_{uuid.uuid4().hex[:12]}"
+    url = urlunsplit(urlsplit(migrated)._replace(path=f"/{name}"))
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(asyncpg_dsn(migrated))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        migrations.apply(url)
+        asyncio.run(_fill(url))
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def _fill(url: str) -> None:
+    """A million rows, loaded as a bulk load would be: indexes built after, triggers off."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        indexes = await connection.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' AND indexname <> 'tasks_pkey'"
+        )
+        for index in indexes:
+            await connection.execute(f"DROP INDEX {index['indexname']}")
+        await connection.execute("SET session_replication_role = replica")  # completed_at is set below
+        await connection.execute(
+            """
+            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at)
+            SELECT 'user-' || lpad((n % 100)::text, 3, '0'),
+                   'task ' || n || ' ' || (ARRAY['milk', 'report', 'call', 'gym', 'book'])[1 + n % 5],
+                   CASE WHEN n % 3 = 0 THEN 'notes for ' || n END,
+                   (ARRAY['low', 'medium', 'high']::task_priority[])[1 + n % 3],
+                   CASE n % 4 WHEN 0 THEN ARRAY['home'] WHEN 1 THEN ARRAY['work', 'tag' || n % 50] ELSE '{}' END,
+                   CASE WHEN n % 2 = 0 THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END,
+                   n % 5 = 0,
+                   CASE WHEN n % 5 = 0 THEN $1::timestamptz END
+            FROM generate_series(1, 1000000) AS n
+            """,
+            NOW,
+        )
+        for index in indexes:
+            await connection.execute(index["indexdef"])
+        await connection.execute("ANALYZE tasks")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["force_custom_plan", "force_generic_plan"])
+async def million(million_url: str, request: pytest.FixtureRequest) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the million tasks, planning as a fresh (custom) or a warm (generic) prepared statement does."""
+    connection = await asyncpg.connect(asyncpg_dsn(million_url))
+    await connection.execute(f"SET plan_cache_mode = {request.param}")
+    yield connection
+    await connection.close()
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+async def plan_of(connection: asyncpg.Connection, query: TaskQuery) -> list[dict[str, Any]]:
+    sql, args = statements.list_statement(USER, query)
+    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
+    return list(nodes(json.loads(plan)[0]["Plan"]))
+
+
+def assert_scans_start_from_user_id(plan: list[dict[str, Any]]) -> None:
+    scans = [node for node in plan if node.get("Relation Name") == "tasks" or "Index Name" in node]
+    assert scans, plan
+    for node in scans:
+        assert node["Node Type"] in {"Index Scan", "Index Only Scan", "Bitmap Index Scan", "Bitmap Heap Scan"}, plan
+        if "Index Name" in node:
+            assert "user_id = " in node.get("Index Cond", ""), node
+
+
+@pytest.mark.parametrize("filters", FILTERS.values(), ids=FILTERS.keys())
+async def test_each_filter_is_an_index_scan_from_user_id(million: asyncpg.Connection, filters: dict[str, Any]) -> None:
+    plan = await plan_of(million, TaskQuery(**filters, limit=101))
+    assert_scans_start_from_user_id(plan)
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("positioned", [False, True], ids=["first page", "next page"])
+@pytest.mark.parametrize("sort", get_args(SortKey))
+async def test_each_sort_reads_its_index_in_order(
+    million: asyncpg.Connection, sort: SortKey, descending: bool, positioned: bool
+) -> None:
+    query = TaskQuery(sort=sort, descending=descending, after=POSITIONS[sort] if positioned else None, limit=101)
+    plan = await plan_of(million, query)
+    assert_scans_start_from_user_id(plan)
+    # The index gives the order, so the scan stops after one page: no sort of the user's tasks.
+    assert not any(node["Node Type"] in {"Sort", "Incremental Sort"} for node in plan), plan
+    assert SORT_INDEXES[sort] in {node.get("Index Name") for node in plan}, plan
+    if positioned:  # the keyset position is where the index scan starts, not a filter after it
+        scan = next(node for node in plan if node.get("Index Name") == SORT_INDEXES[sort])
+        assert "Filter" not in scan, scan
+        assert re.search(r"ROW\(.*\) [<>] ROW\(", scan["Index Cond"]), scan
+
+
+def test_every_sort_has_an_index_here() -> None:
+    assert set(SORT_INDEXES) == set(get_args(SortKey)) == set(listing.POSITION_FIELDS)
