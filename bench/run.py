@@ -39,7 +39,7 @@ import psutil
 
 from service.config import Settings, load_settings
 from service.db import embedded, migrations
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 from service.http.auth import issue_token
 from service.tasks import listing
 from service.tasks.schemas import Task

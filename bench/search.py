@@ -47,8 +47,8 @@ import asyncpg
 import psutil
 
 from service.db import migrations
-from service.db.pool import asyncpg_dsn
 from service.db.sql import SQL
+from service.db.urls import asyncpg_dsn
 from service.tasks import listing, statements
 from tests.support.server import free_port
 

@@ -29,7 +29,7 @@ from litestar.testing import AsyncTestClient
 from service.app import create_app
 from service.config import Settings, load_settings
 from service.db import embedded, migrations
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 from service.http.auth import issue_token
 from service.observability import logs
 

@@ -14,7 +14,7 @@ from yoyo import get_backend, read_migrations
 from yoyo.backends.base import DatabaseBackend
 from yoyo.migrations import MigrationList
 
-from service.db.pool import psycopg_url, redacted
+from service.db.urls import psycopg_url, redacted
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from service.db import migrations
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from service.db import migrations
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 from tests.conftest import SECRET, bearer
 from tests.support.local_postgres import LocalPostgres
 from tests.support.server import clean_env, start_server, stop

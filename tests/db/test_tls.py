@@ -44,7 +44,8 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.db import migrations
-from service.db.pool import asyncpg_dsn, create_pool
+from service.db.pool import create_pool
+from service.db.urls import asyncpg_dsn
 from tests.conftest import ALICE, make_settings
 from tests.support.server import free_port
 
@@ -215,7 +216,7 @@ def test_migrations_apply_over_tls_with_channel_binding(applied: list[str], neon
 
 
 async def test_the_pool_connects_with_sslmode_require(neon_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="service.db.pool")
+    caplog.set_level("INFO", logger="service.db.urls")
     pool = await create_pool(make_settings(neon_url, db_connect_retry_seconds=0))
     try:
         assert await pool.fetchval(SSL_IS_ON) is True

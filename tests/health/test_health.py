@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.db import migrations
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 from tests.conftest import ALICE, TestClient, make_settings, problem_of
 from tests.support.proxy import PostgresProxy
 

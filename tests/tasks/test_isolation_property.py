@@ -18,7 +18,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 from litestar.testing import TestClient
 
 from service.app import create_app
-from service.db.pool import psycopg_url
+from service.db.urls import psycopg_url
 from tests.conftest import bearer, make_settings
 
 USERS = ("alice", "bob", "carol")

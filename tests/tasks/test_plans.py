@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from service.db import migrations
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 from service.tasks import listing, statements
 from service.tasks.statements import SortKey, TaskQuery
 

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
-from service.db.pool import asyncpg_dsn
+from service.db.urls import asyncpg_dsn
 from service.tasks import queries
 from service.tasks.schemas import TaskCreate
 from tests.conftest import ALICE, BOB, TestClient, make_settings, problem_of

@@ -1,4 +1,4 @@
-"""DATABASE_URL handling, pool settings and the start-up retry, against a real server where it matters."""
+"""Pool settings and the start-up retry, against a real server where it matters."""
 
 from __future__ import annotations
 
@@ -9,72 +9,10 @@ import asyncpg
 import msgspec
 import pytest
 
-from service.db import pool as database
-from service.db.pool import DatabaseURLError, asyncpg_dsn, pool_options, psycopg_url, redacted
+from service.db.pool import create_pool, pool_options
+from service.db.urls import asyncpg_dsn
 from tests.conftest import make_settings
-
-NEON = (
-    "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb"
-    "?sslmode=require&channel_binding=require"
-)
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("postgresql://u:p@h:5432/db", "postgresql://u:p@h:5432/db"),
-        ("postgres://u:p@h/db", "postgresql://u:p@h/db"),
-        ("postgresql+asyncpg://u:p@h/db", "postgresql://u:p@h/db"),
-        (
-            NEON,
-            "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require",
-        ),
-        (
-            "postgresql://u@/db?host=/tmp/pg&application_name=x&options=-c%20a%3Db",
-            "postgresql://u@/db?host=%2Ftmp%2Fpg",
-        ),
-        (
-            "postgresql://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem",
-            "postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fca.pem",
-        ),
-    ],
-)
-def test_asyncpg_dsn_keeps_only_what_asyncpg_understands(url: str, expected: str) -> None:
-    assert asyncpg_dsn(url) == expected
-
-
-async def test_libpq_only_parameters_would_break_asyncpg_and_are_dropped(migrated: str) -> None:
-    # asyncpg forwards query parameters it does not know to the server as settings; the
-    # server (and Neon's pooler) refuses them. The translated URL connects.
-    url = _with_query(migrated, "channel_binding=prefer&connect_timeout=10")
-    with pytest.raises(asyncpg.PostgresError, match="channel_binding"):
-        await asyncpg.connect(url)
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        assert await connection.fetchval("SELECT 1") == 1
-    finally:
-        await connection.close()
-
-
-def _with_query(url: str, query: str) -> str:
-    return url + ("&" if "?" in url else "?") + query
-
-
-def test_psycopg_url_keeps_libpq_parameters_for_migrations() -> None:
-    assert psycopg_url(NEON) == NEON.replace("postgresql://", "postgresql+psycopg://", 1)
-    assert psycopg_url("postgres+asyncpg://u@h/db").startswith("postgresql+psycopg://u@h/db")
-
-
-@pytest.mark.parametrize("url", ["mysql://u@h/db", "sqlite:///x.db", "localhost:5432", ""])
-def test_non_postgres_urls_are_refused(url: str) -> None:
-    with pytest.raises(DatabaseURLError, match="must start with postgresql://"):
-        asyncpg_dsn(url)
-
-
-def test_redacted_hides_the_password() -> None:
-    assert redacted(NEON).startswith("postgresql://alex:***@ep-cool")
-    assert "AbC123dEf" not in redacted(NEON)
-    assert redacted("postgresql://u@h/db") == "postgresql://u@h/db"
+from tests.db.test_urls import NEON
 
 
 def test_pool_options_follow_settings() -> None:
@@ -106,7 +44,7 @@ def test_statement_timeout_zero_is_not_sent() -> None:
 @pytest.mark.direct  # statement_timeout as a connection setting, which PgBouncer refuses
 async def test_pool_applies_server_settings(migrated: str) -> None:
     settings = make_settings(migrated, db_statement_timeout_ms=4321, db_application_name="settings-check")
-    pool = await database.create_pool(settings)
+    pool = await create_pool(settings)
     try:
         async with pool.acquire() as connection:
             assert await connection.fetchval("SHOW statement_timeout") == "4321ms"
@@ -117,7 +55,7 @@ async def test_pool_applies_server_settings(migrated: str) -> None:
 
 @pytest.mark.direct  # statement_timeout as a connection setting, which PgBouncer refuses
 async def test_statement_timeout_cancels_a_slow_statement(migrated: str) -> None:
-    pool = await database.create_pool(make_settings(migrated, db_statement_timeout_ms=100))
+    pool = await create_pool(make_settings(migrated, db_statement_timeout_ms=100))
     try:
         with pytest.raises(asyncpg.QueryCanceledError):
             await pool.fetchval("SELECT pg_sleep(2)")
@@ -131,7 +69,7 @@ async def test_startup_retries_then_fails_with_a_helpful_message() -> None:
     settings = make_settings("postgresql://app:s3cret-pw@127.0.0.1:1/tasks", db_connect_retry_seconds=1.0)
     started = time.monotonic()
     with pytest.raises(RuntimeError) as raised:
-        await database.create_pool(settings)
+        await create_pool(settings)
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 10
     message = str(raised.value)
@@ -146,5 +84,5 @@ async def test_wrong_database_name_fails_at_once(migrated: str) -> None:
     settings = msgspec.structs.replace(make_settings(url), db_connect_retry_seconds=30.0)
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="Check the user, password and database name"):
-        await database.create_pool(settings)
+        await create_pool(settings)
     assert time.monotonic() - started < 5
