@@ -47,9 +47,8 @@ import asyncpg
 import psutil
 
 from service.db import migrations
-from service.db.sql import SQL
 from service.db.urls import asyncpg_dsn
-from service.tasks import listing, statements
+from service.tasks import listing, queries, statements
 from tests.support.server import free_port
 
 PG_BIN = Path(os.environ.get("SEARCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -152,7 +151,7 @@ VARIANTS = (
     Variant("e", "ILIKE, no extra index", False, None),
 )
 
-FTS_SQL = statements._list_sql(("filter_search",), "created_at", True, False)  # exactly what the service sends
+FTS_SQL, _ = statements.list_statement(USER, statements.TaskQuery(search="x"))  # exactly what the service sends
 SEARCH_LINE = "AND search @@ to_tsquery('simple', $2)"
 assert SEARCH_LINE in FTS_SQL, FTS_SQL
 assert FTS_SQL.rstrip().endswith("LIMIT $3"), FTS_SQL
@@ -387,7 +386,7 @@ async def measure_writes(connection: asyncpg.Connection, variant: Variant, rows:
     """
     await connection.execute("CHECKPOINT")  # every sample starts from a clean checkpoint
     started = time.perf_counter()
-    await connection.executemany(SQL["create_task"], rows)
+    await connection.executemany(queries.CREATE_TASK.sql, rows)
     if variant.index:
         await connection.execute("SELECT gin_clean_pending_list($1::regclass)", variant.index_name)
     return time.perf_counter() - started

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -15,14 +15,6 @@ from service.config import Settings
 from service.db.urls import asyncpg_dsn, redacted
 
 log = logging.getLogger(__name__)
-
-
-class DB(Protocol):
-    """What a query function needs: an asyncpg connection, or the pool through ``Database``."""
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
-    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
-    async def fetchval(self, query: str, *args: Any) -> Any: ...
 
 
 class Database:
@@ -56,6 +48,10 @@ class Database:
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         return await self._run("fetchval", query, args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        status: str = await self._run("execute", query, args)
+        return status
 
     async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         """``connection.<method>(query, *args)`` on a pooled connection, released afterwards."""

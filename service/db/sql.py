@@ -1,10 +1,13 @@
-"""Named SQL statements, sqlc style, parsed once at start-up.
+"""The loader of sql/*.sql: named statements, sqlc style, each with its cardinality.
 
 A file holds statements like::
 
     -- name: get_task :one
     -- One task, only if it belongs to the user.
     SELECT ... WHERE user_id = $1 AND id = $2;
+
+Query modules do not read what this returns themselves: they bind each statement they run
+through ``service.db.statements``, which loads the files once.
 """
 
 from __future__ import annotations
@@ -74,6 +77,3 @@ def load(directory: Path = SQL_DIR) -> dict[str, Query]:
                 raise SQLFileError(f"{query.source}: duplicate query name {name!r} (also {queries[name].source})")
             queries[name] = query
     return queries
-
-
-SQL = {name: query.sql for name, query in load().items()}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from service.db.pool import DB
-from service.db.sql import SQL
+from service.db.statements import Executor, Many
+
+APPLIED_MIGRATIONS = Many.bind("applied_migrations")
 
 
-async def applied_migrations(db: DB, *, migration_ids: list[str]) -> set[str]:
-    rows = await db.fetch(SQL["applied_migrations"], migration_ids)
+async def applied_migrations(db: Executor, *, migration_ids: list[str]) -> set[str]:
+    rows = await db.fetch(APPLIED_MIGRATIONS.sql, migration_ids)
     return {row["migration_id"] for row in rows}

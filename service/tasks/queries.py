@@ -8,32 +8,42 @@ from uuid import UUID
 
 from msgspec import UNSET
 
-from service.db.pool import DB
-from service.db.sql import SQL
+from service.db.statements import Executor, One, Val
 from service.tasks.schemas import Task, TaskCreate, TaskReplace, TaskStats, TaskUpdate
 from service.tasks.statements import TaskQuery, list_statement
 
 # Task(*row) builds a task from a row positionally, far cheaper than Task(**row): every
-# statement returning tasks lists the columns in Task's field order (tests/test_sql.py checks).
+# statement returning tasks lists the columns in Task's field order (tests/db/test_sql.py checks).
+
+CREATE_TASK = One.bind("create_task")
+GET_TASK = One.bind("get_task")
+TASK_VERSION = Val.bind("task_version")
+REPLACE_TASK = One.bind("replace_task")
+UPDATE_TASK = One.bind("update_task")
+TOGGLE_TASK = One.bind("toggle_task")
+SET_TASK_COMPLETED = One.bind("set_task_completed")
+DELETE_TASK = Val.bind("delete_task")
+DELETE_COMPLETED_TASKS = Val.bind("delete_completed_tasks")
+TASK_STATS = One.bind("task_stats")
 
 
-async def list_tasks(db: DB, *, user_id: str, query: TaskQuery) -> list[Task]:
+async def list_tasks(db: Executor, *, user_id: str, query: TaskQuery) -> list[Task]:
     """One page of the user's tasks, at most ``query.limit`` of them."""
     sql, args = list_statement(user_id, query)
     rows = await db.fetch(sql, *args)
     return [Task(*row) for row in rows]
 
 
-async def create_task(db: DB, *, user_id: str, data: TaskCreate, quota: int) -> Task | None:
+async def create_task(db: Executor, *, user_id: str, data: TaskCreate, quota: int) -> Task | None:
     """The new task, or None when the user already has ``quota`` tasks."""
     row = await db.fetchrow(
-        SQL["create_task"], user_id, data.title, data.description, data.priority, data.tags, data.due_at, quota
+        CREATE_TASK.sql, user_id, data.title, data.description, data.priority, data.tags, data.due_at, quota
     )
     return Task(*row) if row else None
 
 
-async def get_task(db: DB, *, user_id: str, task_id: UUID) -> Task | None:
-    row = await db.fetchrow(SQL["get_task"], user_id, task_id)
+async def get_task(db: Executor, *, user_id: str, task_id: UUID) -> Task | None:
+    row = await db.fetchrow(GET_TASK.sql, user_id, task_id)
     return Task(*row) if row else None
 
 
@@ -42,16 +52,16 @@ async def get_task(db: DB, *, user_id: str, task_id: UUID) -> Task | None:
 # for a missing task; task_version tells the two apart.
 
 
-async def task_version(db: DB, *, user_id: str, task_id: UUID) -> datetime | None:
-    version: datetime | None = await db.fetchval(SQL["task_version"], user_id, task_id)
+async def task_version(db: Executor, *, user_id: str, task_id: UUID) -> datetime | None:
+    version: datetime | None = await db.fetchval(TASK_VERSION.sql, user_id, task_id)
     return version
 
 
 async def replace_task(
-    db: DB, *, user_id: str, task_id: UUID, data: TaskReplace, versions: list[datetime] | None = None
+    db: Executor, *, user_id: str, task_id: UUID, data: TaskReplace, versions: list[datetime] | None = None
 ) -> Task | None:
     row = await db.fetchrow(
-        SQL["replace_task"],
+        REPLACE_TASK.sql,
         user_id,
         task_id,
         data.title,
@@ -70,10 +80,10 @@ def _given(value: Any) -> Any:
 
 
 async def update_task(
-    db: DB, *, user_id: str, task_id: UUID, data: TaskUpdate, versions: list[datetime] | None = None
+    db: Executor, *, user_id: str, task_id: UUID, data: TaskUpdate, versions: list[datetime] | None = None
 ) -> Task | None:
     row = await db.fetchrow(
-        SQL["update_task"],
+        UPDATE_TASK.sql,
         user_id,
         task_id,
         _given(data.title),
@@ -89,30 +99,32 @@ async def update_task(
     return Task(*row) if row else None
 
 
-async def toggle_task(db: DB, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None) -> Task | None:
-    row = await db.fetchrow(SQL["toggle_task"], user_id, task_id, versions)
+async def toggle_task(
+    db: Executor, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None
+) -> Task | None:
+    row = await db.fetchrow(TOGGLE_TASK.sql, user_id, task_id, versions)
     return Task(*row) if row else None
 
 
 async def set_task_completed(
-    db: DB, *, user_id: str, task_id: UUID, completed: bool, versions: list[datetime] | None = None
+    db: Executor, *, user_id: str, task_id: UUID, completed: bool, versions: list[datetime] | None = None
 ) -> Task | None:
-    row = await db.fetchrow(SQL["set_task_completed"], user_id, task_id, completed, versions)
+    row = await db.fetchrow(SET_TASK_COMPLETED.sql, user_id, task_id, completed, versions)
     return Task(*row) if row else None
 
 
-async def delete_task(db: DB, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None) -> bool:
-    deleted: UUID | None = await db.fetchval(SQL["delete_task"], user_id, task_id, versions)
+async def delete_task(db: Executor, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None) -> bool:
+    deleted: UUID | None = await db.fetchval(DELETE_TASK.sql, user_id, task_id, versions)
     return deleted is not None
 
 
-async def delete_completed_tasks(db: DB, *, user_id: str) -> int:
-    deleted: int = await db.fetchval(SQL["delete_completed_tasks"], user_id)
+async def delete_completed_tasks(db: Executor, *, user_id: str) -> int:
+    deleted: int = await db.fetchval(DELETE_COMPLETED_TASKS.sql, user_id)
     return deleted
 
 
-async def task_stats(db: DB, *, user_id: str, time_zone: str) -> TaskStats:
-    row = await db.fetchrow(SQL["task_stats"], user_id, time_zone)
+async def task_stats(db: Executor, *, user_id: str, time_zone: str) -> TaskStats:
+    row = await db.fetchrow(TASK_STATS.sql, user_id, time_zone)
     assert row is not None  # an aggregate without GROUP BY always has its row
     return TaskStats(
         total=row["total"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import cache, partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
-from service.db.sql import SQL
+from service.db.statements import Fragment, Many, ManySQL
 from service.tasks.schemas import Priority
 
 SortKey = Literal["created_at", "updated_at", "due_at", "priority", "title"]
@@ -32,42 +32,48 @@ class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
     limit: int = 101  # the default page of 100, and one more to tell whether another page follows
 
 
+_LIST_TASKS = Many.bind("list_tasks")
 # The filters of a TaskQuery, each with the fragment that applies it.
 _FILTERS = (
-    ("completed", "filter_completed"),
-    ("priorities", "filter_priority"),
-    ("tags", "filter_tags"),
-    ("due_before", "filter_due_before"),
-    ("due_after", "filter_due_after"),
-    ("overdue", "filter_overdue"),
-    ("search", "filter_search"),
+    ("completed", Fragment.bind("filter_completed")),
+    ("priorities", Fragment.bind("filter_priority")),
+    ("tags", Fragment.bind("filter_tags")),
+    ("due_before", Fragment.bind("filter_due_before")),
+    ("due_after", Fragment.bind("filter_due_after")),
+    ("overdue", Fragment.bind("filter_overdue")),
+    ("search", Fragment.bind("filter_search")),
 )
+# Each sort's keyset position after the last task seen, and its order.
+_POSITIONS = {key: Fragment.bind(f"position_{key}") for key in get_args(SortKey)}
+_ORDERS = {key: Fragment.bind(f"order_{key}") for key in get_args(SortKey)}
+_PAGE_LIMIT = Fragment.bind("page_limit")
 _PARAMETER = re.compile(r"\$(\d+)")
 
 
 @cache
-def _list_sql(filters: tuple[str, ...], sort: str, descending: bool, positioned: bool) -> str:
-    """list_tasks with the named fragments appended, each one's $n following those before it.
+def _list_sql(filters: tuple[Fragment, ...], sort: SortKey, descending: bool, positioned: bool) -> ManySQL:
+    """list_tasks with the fragments appended, each one's $n following those before it.
 
-    Only fragment names and the two fixed direction words reach the text; the cache holds one
+    Only fragments and the two fixed direction words reach the text; the cache holds one
     statement per shape a client has asked for (at most a few thousand, a few hundred bytes each).
     """
     op, direction = ("<", "DESC") if descending else (">", "ASC")
-    names = [*filters, *([f"position_{sort}"] if positioned else []), f"order_{sort}", "page_limit"]
-    parts, bound = [SQL["list_tasks"]], 1  # $1 is user_id
-    for name in names:
-        fragment = SQL[name].format(op=op, dir=direction) if name.startswith(("position_", "order_")) else SQL[name]
+    ordering = [_POSITIONS[sort].sql.format(op=op, dir=direction)] if positioned else []
+    ordering.append(_ORDERS[sort].sql.format(op=op, dir=direction))
+    parts: list[str] = [_LIST_TASKS.sql]
+    bound = 1  # $1 is user_id
+    for fragment in [*(fragment.sql for fragment in filters), *ordering, _PAGE_LIMIT.sql]:
         parts.append(_PARAMETER.sub(partial(_renumber, offset=bound), fragment))
         bound += len(set(_PARAMETER.findall(fragment)))
-    return "\n".join(parts)
+    return ManySQL("\n".join(parts))
 
 
 def _renumber(match: re.Match[str], *, offset: int) -> str:
     return f"${int(match[1]) + offset}"
 
 
-def list_statement(user_id: str, query: TaskQuery) -> tuple[str, list[Any]]:
+def list_statement(user_id: str, query: TaskQuery) -> tuple[ManySQL, list[Any]]:
     """The list_tasks statement for ``query`` and its arguments."""
-    filters = [(fragment, getattr(query, field)) for field, fragment in _FILTERS if getattr(query, field) is not None]
+    filters = [(fragment, value) for field, fragment in _FILTERS if (value := getattr(query, field)) is not None]
     sql = _list_sql(tuple(fragment for fragment, _ in filters), query.sort, query.descending, query.after is not None)
     return sql, [user_id, *(value for _, value in filters), *(query.after or ()), query.limit]

@@ -192,7 +192,7 @@ async def test_updated_at_moves_only_on_change_and_never_backwards(admin: asyncp
 async def test_queries_are_index_lookups_starting_from_user_id(
     scratch_url: str, scratch: asyncpg.Connection, query: str, args: tuple[str, ...]
 ) -> None:
-    from service.db.sql import SQL
+    from service.db.sql import load
 
     migrations.apply(scratch_url)
     # 100 users with 200 tasks each: enough rows that the planner would rather not scan them all.
@@ -203,7 +203,7 @@ async def test_queries_are_index_lookups_starting_from_user_id(
         """
     )
     await scratch.execute("ANALYZE tasks")
-    plan = await scratch.fetchval(f"EXPLAIN (FORMAT JSON) {SQL[query]}", *args)  # plans, does not run
+    plan = await scratch.fetchval(f"EXPLAIN (FORMAT JSON) {load()[query].sql}", *args)  # plans, does not run
     text = str(plan)
     assert "Seq Scan" not in text, plan
     assert "Index" in text, plan
