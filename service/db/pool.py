@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -12,6 +14,7 @@ import msgspec
 from litestar.di import NamedDependency
 
 from service.config import Settings
+from service.db.statements import Executor
 from service.db.urls import asyncpg_dsn, redacted
 
 log = logging.getLogger(__name__)
@@ -21,7 +24,8 @@ class Database:
     """The pool, with a bound on how long a statement waits for a free connection.
 
     asyncpg's ``Pool.fetch`` and friends wait for a connection forever; under overload we
-    would rather answer 503 (``asyncio.TimeoutError`` maps to it) than hang.
+    would rather answer 503 (``asyncio.TimeoutError`` maps to it) than hang. Each statement
+    runs on a pooled connection of its own; ``transaction()`` holds one for several.
     """
 
     __slots__ = ("acquire_timeout", "pool", "waiting")
@@ -63,6 +67,34 @@ class Database:
         finally:
             await self.pool.release(connection)
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        """One pooled connection whose statements commit together, or roll back together on an error.
+
+        Waiting for the connection, and a connection the server ended or asyncpg can no longer
+        use, end as they do for a single statement (503). asyncpg's ``async with transaction()``
+        would instead raise "the underlying connection is closed" on the way out, hiding why.
+        """
+        connection = await self._acquire()
+        try:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                yield connection
+            except BaseException:
+                if not _lost(connection):  # a lost connection took its transaction with it
+                    await transaction.rollback()
+                raise
+            await transaction.commit()
+        except asyncpg.InternalClientError as exc:
+            raise _unusable(connection) from exc
+        except asyncpg.InterfaceError as exc:
+            if _lost(connection):
+                raise _ended() from exc
+            raise
+        finally:
+            await self.pool.release(connection)
+
 
 Db = NamedDependency[Database]  # the handlers' parameter: the app's Database, injected
 
@@ -77,6 +109,24 @@ def _unusable(connection: asyncpg.Connection) -> asyncpg.ConnectionDoesNotExistE
     opens a new one, and answer as for a lost connection (503).
     """
     connection.terminate()
+    return _ended()
+
+
+def _lost(connection: asyncpg.Connection) -> bool:
+    """The server ended the connection while we held it.
+
+    The pool takes a closed connection back at once and detaches the proxy it lent us: every
+    call on it then raises ``InterfaceError`` ("released back to the pool"), which, for a proxy
+    not yet released, means exactly that.
+    """
+    try:
+        closed: bool = connection.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+    return closed
+
+
+def _ended() -> asyncpg.ConnectionDoesNotExistError:
     return asyncpg.ConnectionDoesNotExistError("the connection was ended by the server")
 
 
