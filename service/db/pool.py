@@ -96,7 +96,7 @@ class Database:
             await self.pool.release(connection)
 
 
-Db = NamedDependency[Database]  # the handlers' parameter: the app's Database, injected
+InjectedDatabase = NamedDependency[Database]  # a handler's ``db`` parameter: the app's Database, injected by name
 
 
 def _unusable(connection: asyncpg.Connection) -> asyncpg.ConnectionDoesNotExistError:

@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.exceptions import ServiceUnavailableException
 
-from service.db.pool import Db
+from service.db.pool import InjectedDatabase
 from service.health import queries
 from service.health.schemas import Health
 from service.http.docs import problem_response
@@ -34,7 +34,7 @@ class HealthController(Controller):
         description="The database answers and every migration is applied.",
         responses={503: problem_response("The database is unreachable or the schema is not migrated.")},
     )
-    async def ready(self, db: Db, state: State) -> Health:
+    async def ready(self, db: InjectedDatabase, state: State) -> Health:
         expected: list[str] = state.migration_ids
         try:
             applied = await asyncio.wait_for(queries.applied_migrations(db, migration_ids=expected), timeout=2.0)

@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.db.pool import Database, Db
+from service.db.pool import Database, InjectedDatabase
 from service.http import conditional as etags
 from service.http.body import OptionalBodyOperation, json_body
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
@@ -96,7 +96,7 @@ class TaskController(Controller):
     async def list_tasks(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
+        db: InjectedDatabase,
         user_id: UserId,
         completed: Annotated[
             bool | None, QueryParameter(description="Only completed (true) or open (false) tasks.")
@@ -190,7 +190,9 @@ class TaskController(Controller):
         },
         response_headers=[LOCATION, ETAG],
     )
-    async def create_task(self, db: Db, user_id: UserId, data: JSONBody[TaskCreate], state: State) -> Response[Task]:
+    async def create_task(
+        self, db: InjectedDatabase, user_id: UserId, data: JSONBody[TaskCreate], state: State
+    ) -> Response[Task]:
         quota: int = state.max_tasks_per_user
         task = await queries.create_task(db, user_id=user_id, data=data, quota=quota)
         if task is None:
@@ -207,7 +209,7 @@ class TaskController(Controller):
     )
     async def delete_completed_tasks(
         self,
-        db: Db,
+        db: InjectedDatabase,
         user_id: UserId,
         completed: Annotated[bool, QueryParameter(description="Must be true: delete the completed tasks.")],
     ) -> Deleted:
@@ -224,7 +226,7 @@ class TaskController(Controller):
     )
     async def task_stats(
         self,
-        db: Db,
+        db: InjectedDatabase,
         user_id: UserId,
         tz: Annotated[
             str,
@@ -249,7 +251,7 @@ class TaskController(Controller):
         response_headers=[ETAG],
     )
     async def get_task(
-        self, db: Db, user_id: UserId, task_id: TaskId, if_none_match: IfNoneMatch = None
+        self, db: InjectedDatabase, user_id: UserId, task_id: TaskId, if_none_match: IfNoneMatch = None
     ) -> Response[Task]:
         task = await queries.get_task(db, user_id=user_id, task_id=task_id)
         if task is None:
@@ -269,7 +271,12 @@ class TaskController(Controller):
         response_headers=[ETAG],
     )
     async def replace_task(
-        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskReplace], if_match: IfMatch = None
+        self,
+        db: InjectedDatabase,
+        user_id: UserId,
+        task_id: TaskId,
+        data: JSONBody[TaskReplace],
+        if_match: IfMatch = None,
     ) -> Response[Task]:
         versions = etags.if_match_versions(if_match)
         task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
@@ -285,7 +292,12 @@ class TaskController(Controller):
         response_headers=[ETAG],
     )
     async def update_task(
-        self, db: Db, user_id: UserId, task_id: TaskId, data: JSONBody[TaskUpdate], if_match: IfMatch = None
+        self,
+        db: InjectedDatabase,
+        user_id: UserId,
+        task_id: TaskId,
+        data: JSONBody[TaskUpdate],
+        if_match: IfMatch = None,
     ) -> Response[Task]:
         versions = etags.if_match_versions(if_match)
         task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
@@ -304,7 +316,7 @@ class TaskController(Controller):
     )
     async def complete_task(
         self,
-        db: Db,
+        db: InjectedDatabase,
         user_id: UserId,
         task_id: TaskId,
         data: JSONBody[CompletedUpdate | None] = None,
@@ -325,7 +337,9 @@ class TaskController(Controller):
         description=CONDITIONAL,
         responses={**TASK_PROBLEMS, 412: PRECONDITION_FAILED},
     )
-    async def delete_task(self, db: Db, user_id: UserId, task_id: TaskId, if_match: IfMatch = None) -> None:
+    async def delete_task(
+        self, db: InjectedDatabase, user_id: UserId, task_id: TaskId, if_match: IfMatch = None
+    ) -> None:
         versions = etags.if_match_versions(if_match)
         if not await queries.delete_task(db, user_id=user_id, task_id=task_id, versions=versions):
             raise await refused(db, user_id, task_id, versions)
