@@ -160,5 +160,5 @@ def task_query(
         sort=key,
         descending=descending,
         after=after,
-        limit=limit + 1,  # one more than the page: whether it exists says if there is a next page
+        page_size=limit,
     )

@@ -28,7 +28,7 @@ TASK_STATS = One.bind("task_stats")
 
 
 async def list_tasks(db: Executor, *, user_id: str, query: TaskQuery) -> list[Task]:
-    """One page of the user's tasks, at most ``query.limit`` of them."""
+    """One page of the user's tasks, and the first task of the next page when there is one."""
     sql, args = list_statement(user_id, query)
     rows = await db.fetch(sql, *args)
     return [Task(*row) for row in rows]

@@ -29,7 +29,7 @@ class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
     sort: SortKey = "created_at"
     descending: bool = True
     after: tuple[Any, ...] | None = None  # the position of the last task of the previous page
-    limit: int = 101  # the default page of 100, and one more to tell whether another page follows
+    page_size: int = 100  # the tasks a page holds
 
 
 _LIST_TASKS = Many.bind("list_tasks")
@@ -76,4 +76,5 @@ def list_statement(user_id: str, query: TaskQuery) -> tuple[ManySQL, list[Any]]:
     """The list_tasks statement for ``query`` and its arguments."""
     filters = [(fragment, value) for field, fragment in _FILTERS if (value := getattr(query, field)) is not None]
     sql = _list_sql(tuple(fragment for fragment, _ in filters), query.sort, query.descending, query.after is not None)
-    return sql, [user_id, *(value for _, value in filters), *(query.after or ()), query.limit]
+    # One row more than the page: whether it comes back tells the controller that a next page exists.
+    return sql, [user_id, *(value for _, value in filters), *(query.after or ()), query.page_size + 1]

@@ -144,7 +144,7 @@ def assert_scans_start_from_user_id(plan: list[dict[str, Any]]) -> None:
 
 @pytest.mark.parametrize("filters", FILTERS.values(), ids=FILTERS.keys())
 async def test_each_filter_is_an_index_scan_from_user_id(million: asyncpg.Connection, filters: dict[str, Any]) -> None:
-    plan = await plan_of(million, TaskQuery(**filters, limit=101))
+    plan = await plan_of(million, TaskQuery(**filters, page_size=100))
     assert_scans_start_from_user_id(plan)
 
 
@@ -154,7 +154,7 @@ async def test_each_filter_is_an_index_scan_from_user_id(million: asyncpg.Connec
 async def test_each_sort_reads_its_index_in_order(
     million: asyncpg.Connection, sort: SortKey, descending: bool, positioned: bool
 ) -> None:
-    query = TaskQuery(sort=sort, descending=descending, after=POSITIONS[sort] if positioned else None, limit=101)
+    query = TaskQuery(sort=sort, descending=descending, after=POSITIONS[sort] if positioned else None, page_size=100)
     plan = await plan_of(million, query)
     assert_scans_start_from_user_id(plan)
     # The index gives the order, so the scan stops after one page: no sort of the user's tasks.
