@@ -74,7 +74,7 @@ def _renumber(match: re.Match[str], *, offset: int) -> str:
 
 def list_statement(user_id: str, query: TaskQuery) -> tuple[ManySQL, list[Any]]:
     """The list_tasks statement for ``query`` and its arguments."""
-    filters = [(fragment, value) for field, fragment in _FILTERS if (value := getattr(query, field)) is not None]
+    filters = [(fragment, getattr(query, field)) for field, fragment in _FILTERS if getattr(query, field) is not None]
     sql = _list_sql(tuple(fragment for fragment, _ in filters), query.sort, query.descending, query.after is not None)
     # One row more than the page: whether it comes back tells the controller that a next page exists.
     return sql, [user_id, *(value for _, value in filters), *(query.after or ()), query.page_size + 1]
