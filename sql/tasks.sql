@@ -1,13 +1,14 @@
 -- Every statement here touches tasks, so every one filters by user_id = $1
--- (tests/test_sql.py fails the build otherwise).
+-- (tests/db/test_sql.py fails the build otherwise).
 --
 -- Writes to one task take the ETags of an If-Match header as updated_at values ($n, null when
 -- there was none) and change the row only while it still has one of them: the precondition and
 -- the write are one statement, so no other write can slip in between.
 
 -- name: list_tasks :many
--- A page of the user's tasks. queries.list_tasks appends the fragments below that the request
--- chose (filters, then the keyset position, the order and the limit); values stay parameters.
+-- A page of the user's tasks. service/tasks/statements.py appends the fragments below that the
+-- request chose (filters, then the keyset position, the order and the limit); values stay
+-- parameters. tests/tasks/list_statements.sql shows the statement of each shape.
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
 FROM tasks
 WHERE user_id = $1
