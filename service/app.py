@@ -31,8 +31,8 @@ from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
 from service.http.query import StrictQueryParameters, record_query_parameter_rules
 from service.http.rate_limit import RateLimitMiddleware
-from service.observability import metrics
 from service.observability.access import ObserveRequests
+from service.observability.metrics import Metrics, metrics_route
 from service.observability.request_id import RequestIdMiddleware
 from service.tags.controller import TagController
 from service.tasks.controller import TaskController
@@ -88,8 +88,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             min_refetch_seconds=settings.jwks_min_refetch_seconds,
         )
 
-    optional_routes = [metrics.MetricsController] if settings.metrics_enabled else []
     limiter = rate_limit.limiter(settings)
+    metrics = Metrics()
+    optional_routes = [metrics_route(metrics)] if settings.metrics_enabled else []
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -97,20 +98,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.db = Database(pool, acquire_timeout=settings.db_pool_acquire_timeout)
         app.state.migration_ids = migrations.migration_ids()
         app.state.max_tasks_per_user = settings.max_tasks_per_user
-        metrics.pools.databases.append(app.state.db)
+        metrics.watch_pool(app.state.db)
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
         calm_the_garbage_collector()
         try:
             yield
         finally:
-            metrics.pools.databases.remove(app.state.db)
+            metrics.release()
             await http.aclose()
             await pool.close()
 
     app = Litestar(
         route_handlers=[TaskController, TagController, HealthController, root, *optional_routes],
         lifespan=[lifespan],
+        state=State({"metrics": metrics}),  # for the handlers that count into it
         dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
         middleware=[
             DefineMiddleware(
@@ -171,7 +173,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # no route (404, 405) and those refused before routing get an id and a log line too.
     app.asgi_handler = BodyDeadline(app.asgi_handler, seconds=settings.body_timeout_seconds)
     app.asgi_handler = ObserveRequests(
-        app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled, user_key=settings.log_user_key
+        app.asgi_handler,
+        log=settings.access_log,
+        metrics=metrics if settings.metrics_enabled else None,
+        user_key=settings.log_user_key,
     )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

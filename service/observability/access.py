@@ -17,7 +17,7 @@ import time
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.observability import metrics
+from service.observability.metrics import Metrics
 
 access_log = logging.getLogger("service.access")
 
@@ -29,17 +29,19 @@ class ObserveRequests:
     endpoint and carry no user id. An authenticated request's line has ``user``: an HMAC of the
     user id under ``user_key``, so one user's requests can be followed without the log holding
     who they are. Instances that share a key (LOG_USER_KEY) give a user the same reference.
+    With ``metrics`` None, requests are not measured.
     """
 
-    def __init__(self, app: ASGIApp, *, log: bool, measure: bool, user_key: str = ""):
+    def __init__(self, app: ASGIApp, *, log: bool, metrics: Metrics | None, user_key: str = ""):
         self.app = app
         self.log = log
-        self.measure = measure
+        self.metrics = metrics
         self.user_key = (user_key or secrets.token_hex(32)).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         log = self.log and access_log.isEnabledFor(logging.INFO)
-        if scope["type"] != ScopeType.HTTP or not (log or self.measure):
+        metrics = self.metrics
+        if scope["type"] != ScopeType.HTTP or (not log and metrics is None):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -57,7 +59,7 @@ class ObserveRequests:
             seconds = time.perf_counter() - started
             method = scope.get("method", "")
             route = scope.get("path_template") or "(no route)"
-            if self.measure:
+            if metrics is not None:
                 metrics.observe_request(method, route, status, seconds)
             if log:
                 fields = {"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)}
