@@ -21,6 +21,8 @@ from service.observability.metrics import Metrics
 
 access_log = logging.getLogger("service.access")
 
+MAX_REMEMBERED_USERS = 4096
+
 
 class ObserveRequests:
     """One access line per request (method, route template, status, duration) and the request metrics.
@@ -29,7 +31,8 @@ class ObserveRequests:
     endpoint and carry no user id. An authenticated request's line has ``user``: an HMAC of the
     user id under ``user_key``, so one user's requests can be followed without the log holding
     who they are. Instances that share a key (LOG_USER_KEY) give a user the same reference.
-    With ``metrics`` None, requests are not measured.
+    With ``metrics`` None, requests are not measured. A user's reference is computed once and
+    remembered (up to MAX_REMEMBERED_USERS of them): a client sends many requests as one user.
     """
 
     def __init__(self, app: ASGIApp, *, log: bool, metrics: Metrics | None, user_key: str = ""):
@@ -37,6 +40,7 @@ class ObserveRequests:
         self.log = log
         self.metrics = metrics
         self.user_key = (user_key or secrets.token_hex(32)).encode()
+        self._references: dict[str, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         log = self.log and access_log.isEnabledFor(logging.INFO)
@@ -64,5 +68,11 @@ class ObserveRequests:
             if log:
                 fields = {"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)}
                 if isinstance(user := scope.get("user"), str):
-                    fields["user"] = hmac.new(self.user_key, user.encode(), hashlib.sha256).hexdigest()[:16]
+                    fields["user"] = self._references.get(user) or self._reference(user)
                 access_log.info("%s %s %d", method, route, status, extra={"fields": fields})
+
+    def _reference(self, user: str) -> str:
+        if len(self._references) >= MAX_REMEMBERED_USERS:
+            self._references.clear()
+        reference = self._references[user] = hmac.new(self.user_key, user.encode(), hashlib.sha256).hexdigest()[:16]
+        return reference
