@@ -72,15 +72,22 @@ async def root() -> Redirect:
     return Redirect(path="/docs")
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or load_settings()
+def require_servable(settings: Settings) -> None:
+    """Raise ValueError naming what keeps ``create_app(settings)`` from serving; builds nothing."""
     if not settings.better_auth_secret and not settings.jwt_jwks_url:
         raise ValueError("set BETTER_AUTH_SECRET or JWT_JWKS_URL: without either no token can be verified")
     if not settings.database_url:
         raise ValueError("DATABASE_URL is not set")
-    http = httpx.AsyncClient(timeout=settings.jwks_timeout_seconds)
+    rate_limit.require_store_client(settings)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """The app; without settings, from the environment."""
+    settings = settings or load_settings()
+    require_servable(settings)
+    http = httpx.AsyncClient(timeout=settings.jwks_timeout_seconds) if settings.jwt_jwks_url else None
     jwks = None
-    if settings.jwt_jwks_url:
+    if http is not None:
         jwks = JWKSCache(
             settings.jwt_jwks_url,
             http,
@@ -106,7 +113,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             metrics.release()
-            await http.aclose()
+            if http is not None:
+                await http.aclose()
+            if limiter is not None:
+                await limiter.close()
             await pool.close()
 
     app = Litestar(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
@@ -14,9 +15,10 @@ import asyncpg
 import httpx
 import jwt
 import msgspec
+import psutil
 import pytest
 
-from service.config import Settings
+from service.config import HANDED_DOWN, Settings, SettingsError, hand_down, handed_down
 from service.http.auth import issue_token
 from tests.conftest import SECRET, make_settings
 from tests.support.server import clean_env, free_port, served, start_server, stop
@@ -243,3 +245,34 @@ def test_migrate_uses_migrations_database_url_over_database_url(
     migrated = task_api("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "migrations applied: 0001.create-tasks" in migrated.stderr
+
+
+def test_settings_are_handed_down_whole_and_checked_again() -> None:
+    settings = make_settings(
+        "postgresql://app@db/tasks", workers=3, log_format="json", cors_origins="https://a.example"
+    )
+    assert handed_down(hand_down(settings)) == settings
+    with pytest.raises(SettingsError, match=HANDED_DOWN):
+        handed_down({})
+    with pytest.raises(SettingsError, match="PORT"):
+        handed_down({HANDED_DOWN: hand_down(settings)[HANDED_DOWN].replace('"PORT":8000', '"PORT":0')})
+
+
+def test_workers_serve_with_the_settings_the_cli_read(migrated: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    # The secret is only in .env: the workers verify tokens with what the CLI read and handed down.
+    (tmp_path / ".env").write_text(f"BETTER_AUTH_SECRET={SECRET}\n")
+    log = tmp_path / "service.log"
+    process, base = start_server({**base_env, "DATABASE_URL": migrated, "WORKERS": "2"}, tmp_path, log=log)
+    try:
+        headers = {"Authorization": f"Bearer {issue_token(make_settings(migrated), 'workers')}"}
+        statuses = [httpx.get(f"{base}/api/workers/tasks", headers=headers).status_code for _ in range(20)]
+        assert statuses == [200] * 20
+        workers = psutil.Process(process.pid).children()
+        assert len(workers) >= 2
+        assert all(HANDED_DOWN in worker.environ() for worker in workers)
+    finally:
+        assert stop(process) == 0
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    started = {line["message"] for line in lines if line["message"].startswith("Started server process")}
+    assert len(started) == 2  # one line per worker, each through the JSON handler
+    assert [line["status"] for line in lines if line["logger"] == "service.access" and line["route"] != "/health"]
