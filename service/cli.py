@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import os
 import secrets
@@ -60,8 +61,18 @@ WORKER_APP = f"{__name__}:worker_app"
 
 
 def worker_app() -> Litestar:
-    """The app of one of ``serve``'s worker processes, with the settings ``serve`` handed down."""
-    return create_app(handed_down())
+    """The app of one of ``serve``'s worker processes, with the settings ``serve`` handed down.
+
+    uvicorn calls it in each worker before it logs anything there. A worker stopped by SIGTERM
+    dies by the signal right after uvicorn's last lines, with no exit handlers run: from the app's
+    stop on, its log lines are written at once. Any other exit releases the handler.
+    """
+    settings = handed_down()
+    log_handler = logs.configure(settings.log_level, settings.log_format)
+    atexit.register(logs.release, log_handler)
+    app = create_app(settings)
+    app.on_shutdown.append(log_handler.unbuffer)
+    return app
 
 
 def serve(settings: Settings) -> None:
@@ -87,8 +98,8 @@ def serve(settings: Settings) -> None:
         workers=settings.workers,
         loop="uvloop",
         http=LimitedHttpToolsProtocol,
-        log_config=logs.dict_config(settings.log_level, settings.log_format),
-        access_log=False,  # ours is service.observe.ObserveRequests
+        log_config=None,  # this process's logging is the CLI's, a worker's is worker_app's
+        access_log=False,  # ours is service.observability.access.ObserveRequests
         server_header=False,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -117,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"task-api: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
-
+    log_handler = logs.configure(settings.log_level, settings.log_format)
     try:
         if args.command == "token":
             print(issue_token(settings, args.user_id, ttl_seconds=args.ttl))
@@ -137,4 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError) as exc:
         print(f"task-api: {exc}", file=sys.stderr)
         return 1
+    finally:
+        logs.release(log_handler)
     return 0

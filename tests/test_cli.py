@@ -273,6 +273,28 @@ def test_workers_serve_with_the_settings_the_cli_read(migrated: str, base_env: d
     finally:
         assert stop(process) == 0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    started = {line["message"] for line in lines if line["message"].startswith("Started server process")}
-    assert len(started) == 2  # one line per worker, each through the JSON handler
+    for event in ("Started server process", "Finished server process"):  # the last line a worker writes
+        assert len({line["message"] for line in lines if line["message"].startswith(event)}) == 2, event
     assert [line["status"] for line in lines if line["logger"] == "service.access" and line["route"] != "/health"]
+
+
+def test_importing_the_service_changes_nothing_global(base_env: dict[str, str], tmp_path: Path) -> None:
+    # What uvicorn imports in a worker, and every module the app is made of.
+    check = (
+        "import logging, threading\n"
+        "from prometheus_client import REGISTRY\n"
+        "import service.cli, service.app\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+        "assert not logging.getLogger().handlers and logging.logThreads and logging._srcfile\n"
+        "assert not [family.name for family in REGISTRY.collect() if family.name.startswith('task_api')]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        env=base_env,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
