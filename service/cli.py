@@ -17,12 +17,12 @@ import msgspec
 import uvicorn
 from litestar import Litestar
 
+from service import asgi
 from service.app import create_app, require_servable
 from service.config import Settings, SettingsError, hand_down, handed_down, load_settings
 from service.db import embedded, migrations
 from service.db import pool as database
 from service.http.auth import issue_token
-from service.http.head_limits import LimitedHttpToolsProtocol
 from service.observability import logs
 
 log = logging.getLogger("service")
@@ -97,13 +97,9 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http=LimitedHttpToolsProtocol,
         log_config=None,  # this process's logging is the CLI's, a worker's is worker_app's
-        access_log=False,  # ours is service.observability.access.ObserveRequests
-        server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        **asgi.server_options(settings),
     )
 
 

@@ -283,7 +283,7 @@ def test_importing_the_service_changes_nothing_global(base_env: dict[str, str], 
     check = (
         "import logging, threading\n"
         "from prometheus_client import REGISTRY\n"
-        "import service.cli, service.app\n"
+        "import service.cli, service.app, service.asgi\n"
         "assert threading.active_count() == 1, threading.enumerate()\n"
         "assert not logging.getLogger().handlers and logging.logThreads and logging._srcfile\n"
         "assert not [family.name for family in REGISTRY.collect() if family.name.startswith('task_api')]\n"

@@ -1,9 +1,9 @@
 """What every HTTP request leaves behind: an access log line and request metrics.
 
-Both wrap Litestar's whole handler, outside its exception handling, so they see the status the
-client got: a 401 from the auth middleware, a 404 for a path that matches no route, a 413
-refused before routing. (Litestar's own Prometheus middleware sits inside and counts a 401
-raised by authentication as a 200.)
+Both sit in front of the Litestar app (service.asgi), outside its exception handling, so they see
+the status the client got: a 401 from the auth middleware, a 404 or 405 for a request that matches
+no route, a 408 or 413 for a body too slow or too large. (Litestar's own Prometheus middleware
+sits inside and counts a 401 raised by authentication as a 200.)
 """
 
 from __future__ import annotations
