@@ -371,7 +371,8 @@ async def never_called(scope: Any, receive: Any, send: Any) -> None:
 
 
 def connected(protocol_class: type[HttpToolsProtocol]) -> tuple[HttpToolsProtocol, Transport]:
-    protocol = protocol_class(Config(app=never_called), ServerState(), {}, _loop=asyncio.get_running_loop())
+    config = Config(app=never_called, log_config=None)  # uvicorn's default would reconfigure logging
+    protocol = protocol_class(config, ServerState(), {}, _loop=asyncio.get_running_loop())
     transport = Transport()
     protocol.connection_made(transport)
     return protocol, transport
