@@ -12,28 +12,23 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
+from service import asgi
 from service.config import Settings, load_settings
 from service.db import migrations
 from service.db import pool as database
 from service.db.pool import Database
 from service.health.controller import HealthController
 from service.http import rate_limit
-from service.http.allow import allow_every_method
-from service.http.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
-from service.http.body_deadline import BodyDeadline
+from service.http.auth import JWKSCache, TokenVerifier
 from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
-from service.http.query import StrictQueryParameters, record_query_parameter_rules
-from service.http.rate_limit import RateLimitMiddleware
-from service.observability import metrics
-from service.observability.access import ObserveRequests
-from service.observability.request_id import RequestIdMiddleware
+from service.http.query import record_query_parameter_rules
+from service.observability.metrics import Metrics, metrics_route
 from service.tags.controller import TagController
 from service.tasks.controller import TaskController
 
@@ -72,24 +67,31 @@ async def root() -> Redirect:
     return Redirect(path="/docs")
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or load_settings()
+def require_servable(settings: Settings) -> None:
+    """Raise ValueError naming what keeps ``create_app(settings)`` from serving; builds nothing."""
     if not settings.better_auth_secret and not settings.jwt_jwks_url:
         raise ValueError("set BETTER_AUTH_SECRET or JWT_JWKS_URL: without either no token can be verified")
     if not settings.database_url:
         raise ValueError("DATABASE_URL is not set")
-    http = httpx.AsyncClient(timeout=settings.jwks_timeout_seconds)
+    rate_limit.require_store_client(settings)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """The app, its whole stack (service.asgi) in front; without settings, from the environment."""
+    settings = settings or load_settings()
+    require_servable(settings)
+    http = httpx.AsyncClient(timeout=settings.jwks_timeout_seconds) if settings.jwt_jwks_url else None
     jwks = None
-    if settings.jwt_jwks_url:
+    if http is not None:
         jwks = JWKSCache(
             settings.jwt_jwks_url,
             http,
             cache_seconds=settings.jwks_cache_seconds,
             min_refetch_seconds=settings.jwks_min_refetch_seconds,
         )
-
-    optional_routes = [metrics.MetricsController] if settings.metrics_enabled else []
     limiter = rate_limit.limiter(settings)
+    metrics = Metrics()
+    optional_routes = [metrics_route(metrics)] if settings.metrics_enabled else []
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -97,33 +99,28 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.db = Database(pool, acquire_timeout=settings.db_pool_acquire_timeout)
         app.state.migration_ids = migrations.migration_ids()
         app.state.max_tasks_per_user = settings.max_tasks_per_user
-        metrics.pools.databases.append(app.state.db)
+        metrics.watch_pool(app.state.db)
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
         calm_the_garbage_collector()
         try:
             yield
         finally:
-            metrics.pools.databases.remove(app.state.db)
-            await http.aclose()
+            metrics.release()
+            if http is not None:
+                await http.aclose()
+            if limiter is not None:
+                await limiter.close()
             await pool.close()
 
-    app = Litestar(
+    app = asgi.LayeredLitestar(
         route_handlers=[TaskController, TagController, HealthController, root, *optional_routes],
         lifespan=[lifespan],
+        state=State({"metrics": metrics}),  # for the handlers that count into it
         dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
-        middleware=[
-            DefineMiddleware(
-                BearerAuthMiddleware,
-                verifier=TokenVerifier(settings, jwks),
-                exclude=["^/docs"],  # the OpenAPI routes; /health and / say exclude_from_auth
-                exclude_http_methods=["OPTIONS"],
-            ),
-            *([RateLimitMiddleware(limiter)] if limiter else []),
-            StrictQueryParameters(),
-        ],
+        middleware=asgi.route_middleware(TokenVerifier(settings, jwks), limiter),
         plugins=[problem_details],
-        before_send=[allow_every_method],
+        before_send=asgi.BEFORE_SEND,
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(
             allow_origins=settings.cors_origin_list,
@@ -162,16 +159,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         # Every body is JSON (or the docs page): a browser must not guess another type.
         response_headers=[ResponseHeader(name="X-Content-Type-Options", value="nosniff")],
-        # The process configures logging (service.logs); the app only emits records.
+        # The process configures logging (service.observability.logs); the app only emits records.
         logging_config=None,
     )
     record_query_parameter_rules(app)
     say_what_is_enforced(app.openapi_schema)  # generated once here, then served as amended
-    # Around Litestar's whole handler rather than as route middleware, so requests that match
-    # no route (404, 405) and those refused before routing get an id and a log line too.
-    app.asgi_handler = BodyDeadline(app.asgi_handler, seconds=settings.body_timeout_seconds)
-    app.asgi_handler = ObserveRequests(
-        app.asgi_handler, log=settings.access_log, measure=settings.metrics_enabled, user_key=settings.log_user_key
-    )
-    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    app.put_behind(asgi.outer_layers(settings, metrics))
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import os
 import secrets
@@ -12,14 +13,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
 import uvicorn
+from litestar import Litestar
 
-from service.app import create_app
-from service.config import Settings, SettingsError, load_settings
+from service import asgi
+from service.app import create_app, require_servable
+from service.config import Settings, SettingsError, hand_down, handed_down, load_settings
 from service.db import embedded, migrations
 from service.db import pool as database
 from service.http.auth import issue_token
-from service.http.head_limits import LimitedHttpToolsProtocol
 from service.observability import logs
 
 log = logging.getLogger("service")
@@ -28,14 +31,10 @@ ENV_FILE = Path(".env")
 
 
 def _with_database(settings: Settings) -> Settings:
-    """``settings`` with ``DATABASE_URL``, starting the embedded server when it is unset.
-
-    The URL is also exported, so uvicorn's worker processes see it.
-    """
+    """``settings`` with ``DATABASE_URL``, starting the embedded server when it is unset."""
     if settings.database_url:
         return settings
-    os.environ["DATABASE_URL"] = embedded.start(settings.embedded_pg_dir)
-    return load_settings()
+    return msgspec.structs.replace(settings, database_url=embedded.start(settings.embedded_pg_dir))
 
 
 def _with_dev_secret(settings: Settings) -> Settings:
@@ -46,7 +45,7 @@ def _with_dev_secret(settings: Settings) -> Settings:
     with ENV_FILE.open("a", encoding="utf-8") as env_file:
         env_file.write(f"\n# Created by `make run` for local development.\nBETTER_AUTH_SECRET={secret}\n")
     log.warning("no BETTER_AUTH_SECRET or JWT_JWKS_URL set: wrote a development secret to %s", ENV_FILE.resolve())
-    return load_settings()
+    return msgspec.structs.replace(settings, better_auth_secret=secret)
 
 
 async def _check_database(settings: Settings) -> None:
@@ -58,29 +57,49 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+WORKER_APP = f"{__name__}:worker_app"
+
+
+def worker_app() -> Litestar:
+    """The app of one of ``serve``'s worker processes, with the settings ``serve`` handed down.
+
+    uvicorn calls it in each worker before it logs anything there. A worker stopped by SIGTERM
+    dies by the signal right after uvicorn's last lines, with no exit handlers run: from the app's
+    stop on, its log lines are written at once. Any other exit releases the handler.
+    """
+    settings = handed_down()
+    log_handler = logs.configure(settings.log_level, settings.log_format)
+    atexit.register(logs.release, log_handler)
+    app = create_app(settings)
+    app.on_shutdown.append(log_handler.unbuffer)
+    return app
+
+
 def serve(settings: Settings) -> None:
+    """Serve with ``settings``: one worker in this process, or WORKERS processes handed them."""
     # Fail here, once and clearly, rather than in every worker process, where uvicorn
     # would restart a worker that cannot start, or exit 0.
-    create_app(settings)
+    require_servable(settings)
     asyncio.run(_check_database(settings))
+    if settings.workers == 1:
+        app: Litestar | str = create_app(settings)  # served in this process
+    else:
+        os.environ.update(hand_down(settings))  # the worker processes inherit it
+        app = WORKER_APP
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again so the
     # process dies by it; a finished graceful shutdown is a clean exit, so make that exit 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _exit_cleanly)
     uvicorn.run(
-        "service.app:create_app",
-        factory=True,
+        app,
+        factory=isinstance(app, str),
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http=LimitedHttpToolsProtocol,
-        log_config=logs.dict_config(settings.log_level, settings.log_format),
-        access_log=False,  # ours is service.observe.ObserveRequests
-        server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=None,  # this process's logging is the CLI's, a worker's is worker_app's
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        **asgi.server_options(settings),
     )
 
 
@@ -105,8 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"task-api: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format)
-
+    log_handler = logs.configure(settings.log_level, settings.log_format)
     try:
         if args.command == "token":
             print(issue_token(settings, args.user_id, ttl_seconds=args.ttl))
@@ -125,4 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError) as exc:
         print(f"task-api: {exc}", file=sys.stderr)
         return 1
+    finally:
+        logs.release(log_handler)
     return 0

@@ -1,4 +1,8 @@
-"""Settings, read once from the environment (and an optional ``.env`` file)."""
+"""Settings, read once from the environment (and an optional ``.env`` file).
+
+``task-api serve`` reads them in its own process and hands them to its worker processes in one
+variable, HANDED_DOWN, so every worker serves with the settings the CLI checked.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from dotenv import dotenv_values
 from msgspec import Meta
 
 from service.observability.logs import LogFormat
+
+HANDED_DOWN = "TASK_API_SETTINGS"
 
 PositiveFloat = Annotated[float, Meta(gt=0)]
 PositiveInt = Annotated[int, Meta(gt=0)]
@@ -99,3 +105,19 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | Path
         return msgspec.convert(given, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid configuration: {exc}") from None
+
+
+def hand_down(settings: Settings) -> dict[str, str]:
+    """The environment that gives processes started from this one ``settings`` (see handed_down)."""
+    return {HANDED_DOWN: msgspec.json.encode(settings).decode()}
+
+
+def handed_down(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings a parent process handed down in HANDED_DOWN, checked again as they are decoded."""
+    encoded = (os.environ if environ is None else environ).get(HANDED_DOWN)
+    if encoded is None:
+        raise SettingsError(f"{HANDED_DOWN} is not set: this process is started by `task-api serve`")
+    try:
+        return msgspec.json.decode(encoded, type=Settings)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise SettingsError(f"invalid {HANDED_DOWN}: {exc}") from None

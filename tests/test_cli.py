@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
@@ -14,9 +15,10 @@ import asyncpg
 import httpx
 import jwt
 import msgspec
+import psutil
 import pytest
 
-from service.config import Settings
+from service.config import HANDED_DOWN, Settings, SettingsError, hand_down, handed_down
 from service.http.auth import issue_token
 from tests.conftest import SECRET, make_settings
 from tests.support.server import clean_env, free_port, served, start_server, stop
@@ -243,3 +245,56 @@ def test_migrate_uses_migrations_database_url_over_database_url(
     migrated = task_api("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert "migrations applied: 0001.create-tasks" in migrated.stderr
+
+
+def test_settings_are_handed_down_whole_and_checked_again() -> None:
+    settings = make_settings(
+        "postgresql://app@db/tasks", workers=3, log_format="json", cors_origins="https://a.example"
+    )
+    assert handed_down(hand_down(settings)) == settings
+    with pytest.raises(SettingsError, match=HANDED_DOWN):
+        handed_down({})
+    with pytest.raises(SettingsError, match="PORT"):
+        handed_down({HANDED_DOWN: hand_down(settings)[HANDED_DOWN].replace('"PORT":8000', '"PORT":0')})
+
+
+def test_workers_serve_with_the_settings_the_cli_read(migrated: str, base_env: dict[str, str], tmp_path: Path) -> None:
+    # The secret is only in .env: the workers verify tokens with what the CLI read and handed down.
+    (tmp_path / ".env").write_text(f"BETTER_AUTH_SECRET={SECRET}\n")
+    log = tmp_path / "service.log"
+    process, base = start_server({**base_env, "DATABASE_URL": migrated, "WORKERS": "2"}, tmp_path, log=log)
+    try:
+        headers = {"Authorization": f"Bearer {issue_token(make_settings(migrated), 'workers')}"}
+        statuses = [httpx.get(f"{base}/api/workers/tasks", headers=headers).status_code for _ in range(20)]
+        assert statuses == [200] * 20
+        workers = psutil.Process(process.pid).children()
+        assert len(workers) >= 2
+        assert all(HANDED_DOWN in worker.environ() for worker in workers)
+    finally:
+        assert stop(process) == 0
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    for event in ("Started server process", "Finished server process"):  # the last line a worker writes
+        assert len({line["message"] for line in lines if line["message"].startswith(event)}) == 2, event
+    assert [line["status"] for line in lines if line["logger"] == "service.access" and line["route"] != "/health"]
+
+
+def test_importing_the_service_changes_nothing_global(base_env: dict[str, str], tmp_path: Path) -> None:
+    # What uvicorn imports in a worker, and every module the app is made of.
+    check = (
+        "import logging, threading\n"
+        "from prometheus_client import REGISTRY\n"
+        "import service.cli, service.app, service.asgi\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+        "assert not logging.getLogger().handlers and logging.logThreads and logging._srcfile\n"
+        "assert not [family.name for family in REGISTRY.collect() if family.name.startswith('task_api')]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        env=base_env,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -5,6 +5,9 @@ was complete (a 200 MB header streamed at the server was taken whole, RSS growin
 the worker's core busy, /health slowed to 2.5 s for everyone), and 10,000 headers were served.
 uvicorn's h11 protocol has a limit, but was 40% slower on GET /health and only applies while a
 head is incomplete. This subclass adds the limits at no measured cost (wrk, same run).
+
+service.asgi.server_options hands it to uvicorn; tests/http/test_http_limits.py pins the uvicorn
+callbacks it overrides, so an upgrade that changes them fails a test by name.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.types import ExceptionHandlersMap
 
 from service.observability import request_id
-from service.observability.metrics import database_unavailable
+from service.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ def _problem(exc: HTTPException) -> ProblemDetailsException:
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    database_unavailable.labels(type(exc).__name__).inc()
+    metrics: Metrics = request.app.state.metrics  # the app's own (service.app.create_app)
+    metrics.database_unavailable.labels(type(exc).__name__).inc()
     log.warning("database unavailable during %s %s: %r", request.method, request.url.path, exc)
     return problem(
         503, "the database is unavailable; try again shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}

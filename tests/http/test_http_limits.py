@@ -2,27 +2,39 @@
 
 The in-process test client hands the app a parsed request, so only ``task-api serve`` (uvicorn with
 httptools) shows what a long URL or big headers do. httptools has no limit of its own that helps:
-it buffers a URL or a header of any size until the head is complete. ``service.cli`` adds them: a URL
-over MAX_URL_BYTES is a 414, headers over MAX_HEADER_BYTES a 431, and the connection is closed.
-Each test checks that the server still answers /health afterwards.
+it buffers a URL or a header of any size until the head is complete. ``service.http.head_limits``
+adds them (``service.asgi`` hands the protocol to uvicorn): a URL over MAX_URL_BYTES is a 414,
+headers over MAX_HEADER_BYTES a 431, and the connection is closed. Each test checks that the
+server still answers /health afterwards.
+
+The limits subclass uvicorn's httptools protocol; the last tests pin, in-process, what of uvicorn
+the subclass relies on, so an upgrade that changes it fails here by name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import json
 import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
+from uvicorn import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
 
-from service.http.head_limits import MAX_HEADER_BYTES, MAX_URL_BYTES
+from service.asgi import server_options
+from service.config import Settings
+from service.http.head_limits import MAX_HEADER_BYTES, MAX_URL_BYTES, LimitedHttpToolsProtocol
 from tests.conftest import ALICE, SECRET
 from tests.support.server import served
 
@@ -304,3 +316,91 @@ def test_a_malformed_request_is_still_uvicorns_400(server: Server) -> None:
     assert answer.status == 400, answer
     assert answer.headers["content-type"].startswith("text/plain")
     server.assert_healthy()
+
+
+# --- what of uvicorn the limits rely on, pinned in-process ----------------------------------------
+
+
+def test_serve_runs_the_limited_protocol(settings: Settings) -> None:
+    assert server_options(settings)["http"] is LimitedHttpToolsProtocol
+
+
+@pytest.mark.parametrize(
+    ("callback", "parameters"),
+    [
+        ("data_received", ["self", "data"]),
+        ("on_url", ["self", "url"]),
+        ("on_headers_complete", ["self"]),
+        ("on_message_complete", ["self"]),
+        ("send_400_response", ["self", "msg"]),
+    ],
+)
+def test_uvicorn_keeps_the_callbacks_the_limits_override(callback: str, parameters: list[str]) -> None:
+    assert list(inspect.signature(getattr(HttpToolsProtocol, callback)).parameters) == parameters
+    assert getattr(LimitedHttpToolsProtocol, callback) is not getattr(HttpToolsProtocol, callback)
+
+
+def test_uvicorn_has_a_status_line_for_each_refusal() -> None:
+    assert STATUS_LINE[414].startswith(b"HTTP/1.1 414 ")
+    assert STATUS_LINE[431].startswith(b"HTTP/1.1 431 ")
+
+
+class Transport(asyncio.Transport):
+    """What a protocol writes, and whether it closed the connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+async def never_called(scope: Any, receive: Any, send: Any) -> None:
+    raise AssertionError("a refused request reached the app")
+
+
+def connected(protocol_class: type[HttpToolsProtocol]) -> tuple[HttpToolsProtocol, Transport]:
+    config = Config(app=never_called, log_config=None)  # uvicorn's default would reconfigure logging
+    protocol = protocol_class(config, ServerState(), {}, _loop=asyncio.get_running_loop())
+    transport = Transport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def test_uvicorn_answers_a_parser_error_through_send_400_response() -> None:
+    # The limits stop httptools by raising in a callback and answer from send_400_response.
+    reported: list[str] = []
+
+    class Reporting(HttpToolsProtocol):
+        def send_400_response(self, msg: str) -> None:
+            reported.append(msg)
+            super().send_400_response(msg)
+
+    protocol, transport = connected(Reporting)
+    protocol.data_received(b"GET /health HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n")
+    assert reported == ["Invalid HTTP request received."]
+    assert transport.written.startswith(STATUS_LINE[400])
+    assert transport.closed
+
+
+async def test_the_limited_protocol_refuses_in_process() -> None:
+    protocol, transport = connected(LimitedHttpToolsProtocol)
+    protocol.data_received(b"GET /" + b"u" * MAX_URL_BYTES + b" HTTP/1.1\r\n")
+    assert transport.written.startswith(STATUS_LINE[414])
+    assert transport.closed
+
+    protocol, transport = connected(LimitedHttpToolsProtocol)
+    protocol.data_received(b"GET / HTTP/1.1\r\nX-Pad: " + b"p" * MAX_HEADER_BYTES + b"\r\n\r\n")
+    assert transport.written.startswith(STATUS_LINE[431])
+    assert transport.closed

@@ -94,3 +94,25 @@ def test_text_format_is_for_people() -> None:
     handler.handle(record)
     handler.close()
     assert stream.getvalue().rstrip().endswith("INFO service.access: GET / 200 status=200")
+
+
+def test_configure_sets_up_logging_in_one_step_and_release_closes_its_handler() -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging._srcfile, logging.logThreads, logging.logProcesses)
+    logs.handler("json", io.StringIO()).close()
+    assert logging.logThreads  # making a handler changes nothing outside it
+    stream = io.StringIO()
+    try:
+        installed = logs.configure("info", "json", stream)
+        assert root.handlers == [installed]
+        assert (logging._srcfile, logging.logThreads, logging.logProcesses) == (None, False, False)
+        logging.getLogger("uvicorn.error").debug("below the level")
+        logging.getLogger("uvicorn.error").info("uvicorn's line reaches the root's handler")
+        assert stream.getvalue() == ""  # held in the batch
+        logs.release(installed)
+        assert installed not in root.handlers
+        messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+        assert messages == ["uvicorn's line reaches the root's handler"]
+    finally:
+        root.handlers, level, logging._srcfile, logging.logThreads, logging.logProcesses = saved
+        root.setLevel(level)

@@ -6,10 +6,12 @@ import asyncio
 import re
 
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 
 from service.app import create_app
 from service.db import pool as database
 from service.db.pool import Database
+from service.observability.metrics import Metrics
 from tests.conftest import ALICE, TestClient, make_settings
 
 
@@ -82,3 +84,21 @@ async def test_metrics_can_be_turned_off(migrated: str) -> None:
     async with AsyncTestClient(app=create_app(make_settings(migrated, metrics_enabled=False))) as client:
         assert (await client.get("/metrics")).status_code == 404
         assert (await client.get("/api/alice/tasks", headers=ALICE)).status_code == 200
+
+
+async def test_each_app_counts_in_a_registry_of_its_own(migrated: str) -> None:
+    first, second = create_app(make_settings(migrated)), create_app(make_settings(migrated))
+    async with AsyncTestClient(app=first) as one, AsyncTestClient(app=second) as two:
+        await one.get("/health")
+        counted_by_first = sample((await one.get("/metrics")).text, "task_api_requests_total", path="/health")
+        counted_by_second = sample((await two.get("/metrics")).text, "task_api_requests_total", path="/health")
+    assert (counted_by_first, counted_by_second) == (1, 0)
+    assert not [family.name for family in REGISTRY.collect() if family.name.startswith("task_api")]
+
+
+async def test_a_stopped_app_no_longer_reports_its_pool(migrated: str) -> None:
+    app = create_app(make_settings(migrated))
+    metrics: Metrics = app.state.metrics
+    async with AsyncTestClient(app=app):
+        assert "task_api_pool_connections" in {family.name for family in metrics.registry.collect()}
+    assert "task_api_pool_connections" not in {family.name for family in metrics.registry.collect()}
