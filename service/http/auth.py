@@ -1,4 +1,9 @@
-"""Bearer-token authentication for Better Auth JWTs: HS256 with a shared secret, or keys from a JWKS URL."""
+"""Bearer-token authentication: JWTs signed with the keys a JWKS URL publishes, or HS256 with a shared secret.
+
+Better Auth's JWT plugin signs with its own key pairs (EdDSA by default) and publishes them at
+``/api/auth/jwks``: that is the JWKS path. HS256 with BETTER_AUTH_SECRET serves other issuers,
+development and ``make token``; Better Auth itself never signs HS256 access tokens.
+"""
 
 from __future__ import annotations
 
@@ -248,7 +253,11 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 def issue_token(settings: Settings, user_id: str, *, ttl_seconds: int = 900) -> str:
-    """An HS256 token as Better Auth would sign it, for development and load tests."""
+    """An HS256 token signed with BETTER_AUTH_SECRET, for development, load tests and ``make token``.
+
+    Its claims are those of Better Auth's tokens (``sub``, ``iat``, ``exp``, and ``iss``/``aud`` when
+    configured), but not its signature: Better Auth signs with the keys its JWKS publishes.
+    """
     if not settings.better_auth_secret:
         raise ValueError("BETTER_AUTH_SECRET is not set: there is no secret to sign with")
     now = int(time.time())
