@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: lock run test test-pgbouncer test-redis test-tls fuzz audit lint typecheck migrate rollback token clean loadtest bench
+.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth fuzz audit lint typecheck migrate rollback token clean loadtest bench
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -21,13 +21,16 @@ test: $(STAMP) lint typecheck ## the whole suite against a real PostgreSQL (embe
 	$(PY) -m pytest
 
 test-pgbouncer: $(STAMP) ## the whole suite with the app behind a real PgBouncer in transaction mode (needs pgbouncer)
-	TEST_THROUGH_PGBOUNCER=1 $(PY) -m pytest -m 'pgbouncer or not (direct or redis or tls)'
+	TEST_THROUGH_PGBOUNCER=1 $(PY) -m pytest -m 'pgbouncer or not (direct or redis or tls or betterauth)'
 
 test-redis: $(STAMP) ## the rate limit shared through a real Redis (needs redis-server)
 	$(PY) -m pytest -m redis
 
 test-tls: $(STAMP) ## a Neon-shaped sslmode=require URL against PostgreSQL with TLS (needs a system PostgreSQL)
 	$(PY) -m pytest -m tls
+
+test-betterauth: $(STAMP) ## the service against a real Better Auth on Node (needs node and npm; runs npm ci when needed)
+	$(PY) -m pytest -m betterauth
 
 FUZZ_SECONDS ?= 120
 

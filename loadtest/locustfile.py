@@ -44,7 +44,7 @@ SEED = "/api/[user]/tasks (seed)"
 
 
 class TokenMinter:
-    """HS256 tokens for one user, signed as Better Auth signs them, renewed before they expire."""
+    """HS256 tokens for one user, with the claims Better Auth's tokens carry, renewed before they expire."""
 
     def __init__(self, user_id: str):
         settings = load_settings()

@@ -60,7 +60,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     jwt_audience: str = ""
     jwt_leeway_seconds: Annotated[float, Meta(ge=0, le=300)] = 30.0
     jwks_cache_seconds: PositiveFloat = 300.0
-    jwks_min_refetch_seconds: PositiveFloat = 30.0
+    jwks_min_refetch_seconds: PositiveFloat = 1.0
     jwks_timeout_seconds: PositiveFloat = 3.0
 
     cors_origins: str = "http://localhost:3000"

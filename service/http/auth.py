@@ -1,8 +1,14 @@
-"""Bearer-token authentication for Better Auth JWTs: HS256 with a shared secret, or keys from a JWKS URL."""
+"""Bearer-token authentication: JWTs signed with the keys a JWKS URL publishes, or HS256 with a shared secret.
+
+Better Auth's JWT plugin signs with its own key pairs (EdDSA by default) and publishes them at
+``/api/auth/jwks``: that is the JWKS path. HS256 with BETTER_AUTH_SECRET serves other issuers,
+development and ``make token``; Better Auth itself never signs HS256 access tokens.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -35,12 +41,19 @@ def unauthorized(detail: str, *, error: str | None = "invalid_token") -> NotAuth
 class JWKSCache:
     """Public keys from a JWKS URL, fetched without blocking the event loop.
 
-    Keys are refreshed in the background once they are ``cache_seconds`` old; a token with an
-    unknown ``kid`` triggers a fetch, but never more than one per ``min_refetch_seconds``, so a
-    stream of made-up ``kid``s cannot make us hammer the key server. A failed fetch keeps the
-    keys we have. A fetch takes at most the client's (read) timeout, JWKS_TIMEOUT_SECONDS, in all:
-    httpx's timeouts bound each read, so a key server sending a byte now and then would otherwise
-    hold every request that waits for it.
+    A key server publishes a new key only once it signs with it (Better Auth does, when it
+    rotates), so the first token bearing it always arrives with an unknown ``kid``. Such a token
+    waits for the next fetch that starts after it arrived, and many share one fetch. Fetches,
+    whatever causes them, start at least ``min_refetch_seconds`` apart: a stream of made-up
+    ``kid``s costs the key server one request per interval, and delays a real new key by at most
+    that interval. A token waits JWKS_TIMEOUT_SECONDS at most in all (the client's read timeout);
+    when the next fetch cannot even start within that, it is refused at once and no fetch is made.
+
+    Keys are also refreshed in the background ``cache_seconds`` after the last fetch, whether it
+    succeeded or not (a key server that is down is not asked again at every request). A failed
+    fetch keeps the keys we have. A fetch takes at most JWKS_TIMEOUT_SECONDS in all: httpx's timeouts
+    bound each read, so a key server sending a byte now and then would otherwise hold every
+    request that waits for it.
     """
 
     def __init__(self, url: str, client: httpx.AsyncClient, *, cache_seconds: float, min_refetch_seconds: float):
@@ -48,50 +61,70 @@ class JWKSCache:
         self._client = client
         self._cache_seconds = cache_seconds
         self._min_refetch_seconds = min_refetch_seconds
+        if client.timeout.read is None:
+            raise ValueError("the JWKS client needs a read timeout: it bounds every wait for the key server")
+        self._timeout = client.timeout.read
         self._keys: dict[str | None, jwt.PyJWK] = {}
-        self._fetched_at = float("-inf")
-        self._attempted_at = float("-inf")
-        self._lock = asyncio.Lock()
-        self._background: asyncio.Task[None] | None = None
+        self._started_at = float("-inf")  # when the latest fetch sent its request
+        self._next: asyncio.Task[None] | None = None  # a fetch waiting for its turn, which late comers join
+        self._turn = asyncio.Lock()  # one fetch at a time, from waiting for its turn to its answer
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
-    async def key(self, kid: str | None) -> jwt.PyJWK | None:
-        now = time.monotonic()
-        if now - self._fetched_at > self._cache_seconds and self._keys:
-            self._refresh_in_background()
-        key = self._keys.get(kid)
-        if key is None:
-            await self.refresh()
-            key = self._keys.get(kid)
-        return key
+    def cached(self, kid: str | None) -> jwt.PyJWK | None:
+        """The key for ``kid`` if we have it, without waiting; keys due a refresh get one in the background."""
+        if self._keys and time.monotonic() - self._started_at > self._cache_seconds:
+            self._next_fetch()
+        return self._keys.get(kid)
 
-    def _refresh_in_background(self) -> None:
-        if self._background is None or self._background.done():
-            self._background = asyncio.create_task(self.refresh())
+    async def refetch(self, kid: str | None) -> jwt.PyJWK | None:
+        """The key for ``kid`` after the next fetch that starts from now, or None if it cannot start in time."""
+        wait_for_turn = self._started_at + self._min_refetch_seconds - time.monotonic()
+        if wait_for_turn < self._timeout:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._timeout):
+                    await asyncio.shield(self._next_fetch())  # a waiter that gives up leaves the fetch to others
+        return self._keys.get(kid)
 
     async def refresh(self) -> None:
-        async with self._lock:
-            if time.monotonic() - self._attempted_at < self._min_refetch_seconds:
-                return
-            self._attempted_at = time.monotonic()
-            try:
-                async with asyncio.timeout(self._client.timeout.read):
-                    response = await self._client.get(self.url)
-                response.raise_for_status()
-                document = response.json()
-                if not isinstance(document, dict):
-                    raise ValueError("JWKS document is not a JSON object")
-                key_set = jwt.PyJWKSet.from_dict(document)
-            except (httpx.HTTPError, TimeoutError, ValueError, jwt.PyJWTError) as exc:
-                log.warning("JWKS fetch from %s failed, keeping %d cached keys: %r", self.url, len(self._keys), exc)
-                return
-            keys = {key.key_id: key for key in key_set.keys if key.algorithm_name in PUBLIC_KEY_ALGORITHMS}
-            usable = len(keys)
-            if usable == 1:
-                # A token without a kid may use the only key there is.
-                keys[None] = next(iter(keys.values()))
-            self._keys = keys
-            self._fetched_at = time.monotonic()
-            log.info("JWKS from %s: %d usable keys of %d", self.url, usable, len(key_set.keys))
+        """Fetch the keys (at start-up), as soon as the interval since the last fetch allows."""
+        await asyncio.shield(self._next_fetch())
+
+    def _next_fetch(self) -> asyncio.Task[None]:
+        """The fetch that has not sent its request yet: the one already waiting for its turn, or a new one."""
+        if self._next is None:
+            self._next = asyncio.create_task(self._fetch_in_turn())
+            self._tasks.add(self._next)
+            self._next.add_done_callback(self._tasks.discard)
+        return self._next
+
+    async def _fetch_in_turn(self) -> None:
+        async with self._turn:
+            await asyncio.sleep(max(0.0, self._started_at + self._min_refetch_seconds - time.monotonic()))
+            self._next = None  # from here on, a newcomer needs the fetch after this one
+            self._started_at = time.monotonic()
+            await self._fetch()
+
+    async def _fetch(self) -> None:
+        if self._client.is_closed:  # the app has stopped
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.get(self.url)
+            response.raise_for_status()
+            document = response.json()
+            if not isinstance(document, dict):
+                raise ValueError("JWKS document is not a JSON object")
+            key_set = jwt.PyJWKSet.from_dict(document)
+        except (httpx.HTTPError, TimeoutError, ValueError, jwt.PyJWTError) as exc:
+            log.warning("JWKS fetch from %s failed, keeping %d cached keys: %r", self.url, len(self._keys), exc)
+            return
+        keys = {key.key_id: key for key in key_set.keys if key.algorithm_name in PUBLIC_KEY_ALGORITHMS}
+        usable = len(keys)
+        if usable == 1:
+            # A token without a kid may use the only key there is.
+            keys[None] = next(iter(keys.values()))
+        self._keys = keys
+        log.info("JWKS from %s: %d usable keys of %d", self.url, usable, len(key_set.keys))
 
 
 class TokenVerifier:
@@ -107,17 +140,23 @@ class TokenVerifier:
     def __init__(self, settings: Settings, jwks: JWKSCache | None):
         self._secret = settings.better_auth_secret
         self._jwks = jwks
-        self._issuer = settings.jwt_issuer or None
-        self._audience = settings.jwt_audience or None
         self._leeway = settings.jwt_leeway_seconds
-        self._options: Any = {"require": ["exp", "sub"], "verify_aud": self._audience is not None}
+        audience = settings.jwt_audience or None
+        self._claim_checks: Any = {"issuer": settings.jwt_issuer or None, "audience": audience, "leeway": self._leeway}
+        self._options: Any = {"require": ["exp", "sub"], "verify_aud": audience is not None}
+        # The same checks on the claims, read without the signature (PyJWT then checks only what is named).
+        self._face_options: Any = {
+            **self._options,
+            **dict.fromkeys(["verify_exp", "verify_nbf", "verify_iat", "verify_iss", "verify_sub"], True),
+            "verify_signature": False,
+        }
         self._verified: dict[str, tuple[str, float]] = {}  # token -> (subject, valid until)
 
     @property
     def cached_tokens(self) -> int:
         return len(self._verified)
 
-    async def _key(self, header: dict[str, Any]) -> tuple[str, Any]:
+    async def _key(self, token: str, header: dict[str, Any]) -> tuple[str, Any]:
         algorithm = header.get("alg")
         if not isinstance(algorithm, str):  # a list or an object is no algorithm, and not hashable either
             raise unauthorized("token algorithm is not accepted")
@@ -125,7 +164,13 @@ class TokenVerifier:
             return algorithm, self._secret
         if algorithm in PUBLIC_KEY_ALGORITHMS and self._jwks is not None:
             kid = header.get("kid")
-            key = await self._jwks.key(kid if isinstance(kid, str) else None)
+            kid = kid if isinstance(kid, str) else None
+            key = self._jwks.cached(kid)
+            if key is None:
+                # Only a token that would be accepted with the right key may wait for the key server, or
+                # make us ask it: an expired one, or one for another issuer, is refused here.
+                subject_of(jwt.decode(token, options=self._face_options, **self._claim_checks))
+                key = await self._jwks.refetch(kid)
             if key is None:
                 raise unauthorized("token signed with an unknown key")
             return algorithm, key
@@ -148,16 +193,8 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES:
             raise unauthorized("token is too large")
         try:
-            algorithm, key = await self._key(jwt.get_unverified_header(token))
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                issuer=self._issuer,
-                audience=self._audience,
-                leeway=self._leeway,
-                options=self._options,
-            )
+            algorithm, key = await self._key(token, jwt.get_unverified_header(token))
+            claims = jwt.decode(token, key, algorithms=[algorithm], options=self._options, **self._claim_checks)
         except jwt.ExpiredSignatureError:
             raise unauthorized("token has expired") from None
         except jwt.InvalidIssuerError:
@@ -172,12 +209,17 @@ class TokenVerifier:
             raise unauthorized("token signature does not verify") from None
         except jwt.PyJWTError:
             raise unauthorized("token is malformed") from None
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.strip():
-            raise unauthorized("token subject is empty")
-        if len(subject) > MAX_SUBJECT_LENGTH or "\x00" in subject:
-            raise unauthorized("token subject is not a valid user id")
-        return subject, float(claims["exp"])
+        return subject_of(claims), float(claims["exp"])
+
+
+def subject_of(claims: dict[str, Any]) -> str:
+    """The user id in ``sub``, which must be a usable one."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip():
+        raise unauthorized("token subject is empty")
+    if len(subject) > MAX_SUBJECT_LENGTH or "\x00" in subject:
+        raise unauthorized("token subject is not a valid user id")
+    return subject
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -211,7 +253,11 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 def issue_token(settings: Settings, user_id: str, *, ttl_seconds: int = 900) -> str:
-    """An HS256 token as Better Auth would sign it, for development and load tests."""
+    """An HS256 token signed with BETTER_AUTH_SECRET, for development, load tests and ``make token``.
+
+    Its claims are those of Better Auth's tokens (``sub``, ``iat``, ``exp``, and ``iss``/``aud`` when
+    configured), but not its signature: Better Auth signs with the keys its JWKS publishes.
+    """
     if not settings.better_auth_secret:
         raise ValueError("BETTER_AUTH_SECRET is not set: there is no secret to sign with")
     now = int(time.time())

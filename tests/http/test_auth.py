@@ -40,7 +40,9 @@ TASKS = f"/api/{USER}/tasks"
 PROBLEM_JSON = "application/problem+json"
 ISSUER = "https://auth.example.com"
 AUDIENCE = "https://tasks.example.com"
-REFETCH_SECONDS = 30.0  # JWKS_MIN_REFETCH_SECONDS of the JWKS apps
+# JWKS_MIN_REFETCH_SECONDS of the JWKS apps: longer than JWKS_TIMEOUT_SECONDS, so an unknown kid met within it
+# is refused at once, as the next fetch could not start in time (tests/http/test_jwks_refetch.py: a shorter one).
+REFETCH_SECONDS = 30.0
 PUBLIC_KEY_ALGORITHMS = ("EdDSA", "ES256", "RS256")
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -58,7 +60,7 @@ def b64json(value: Any) -> str:
 
 
 def claims(sub: Any = USER, *, ttl: int = 300, **extra: Any) -> dict[str, Any]:
-    """A payload as Better Auth signs it: ``sub``, ``iat`` and ``exp`` (``ttl`` seconds from now)."""
+    """Claims as in Better Auth's tokens: ``sub``, ``iat`` and ``exp`` (``ttl`` seconds from now)."""
     now = int(time.time())
     return {"sub": sub, "iat": now, "exp": now + ttl, **extra}
 
@@ -795,7 +797,8 @@ async def test_unknown_kids_refetch_at_most_once_per_window(
     assert jwks_server.requests == 2
     await burst()
     assert jwks_server.requests == 2
-    # A key published within the window waits for the window to pass...
+    # A key published within the window is refused until the window has passed (the next fetch could not start
+    # within JWKS_TIMEOUT_SECONDS)...
     rotated = make_key("ES256")
     jwks_server.publish(rotated, *published_keys.values())
     assert_unauthorized(await get_tasks(jwks_client, rotated.sign(claims())), "unknown key")
