@@ -38,10 +38,17 @@ GC_GENERATION0_THRESHOLD = 20_000  # Python's default is 700 (2,000 from 3.13)
 
 API_DESCRIPTION = """\
 Per-user tasks for the web app. Every `/api/...` call needs `Authorization: Bearer <JWT>`,
-a token issued by Better Auth whose `sub` is the `{user_id}` in the path.
-Press **Authorize**, paste a token (`make token USER=alice` prints one), and try any call.
+a JWT whose `sub` is the `{user_id}` in the path: from the web app's Better Auth
+(`authClient.token()`), or in development `make token USER=alice`.
+Press **Authorize**, paste a token, and try any call.
 Errors are RFC 9457 problem details (`application/problem+json`).
 """
+
+BEARER_SCHEME_DESCRIPTION = (
+    "A JWT from the web app's Better Auth JWT plugin (EdDSA by default; ES256 and RS256 too), "
+    "checked against the keys at JWT_JWKS_URL; or an HS256 token signed with BETTER_AUTH_SECRET "
+    "(other issuers, development, `make token`)."
+)
 
 
 def calm_the_garbage_collector() -> None:
@@ -151,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         type="http",
                         scheme="bearer",
                         bearer_format="JWT",
-                        description="A Better Auth JWT (HS256, or EdDSA/ES256/RS256 from the JWKS).",
+                        description=BEARER_SCHEME_DESCRIPTION,
                     )
                 }
             ),

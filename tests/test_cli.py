@@ -78,7 +78,9 @@ def test_root_leads_to_the_docs_page_which_offers_bearer_auth(server: str) -> No
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "A Better Auth JWT (HS256, or EdDSA/ES256/RS256 from the JWKS).",
+        "description": "A JWT from the web app's Better Auth JWT plugin (EdDSA by default; ES256 and RS256 too), "
+        "checked against the keys at JWT_JWKS_URL; or an HS256 token signed with BETTER_AUTH_SECRET "
+        "(other issuers, development, `make token`).",
     }
     assert set(schema["paths"]) >= {
         "/api/{user_id}/tasks",
