@@ -14,7 +14,6 @@ from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
@@ -31,6 +30,7 @@ from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
 from service.http.query import StrictQueryParameters, record_query_parameter_rules
 from service.http.rate_limit import RateLimitMiddleware
+from service.http.swagger import SelfHostedSwagger, docs_router
 from service.observability import metrics
 from service.observability.access import ObserveRequests
 from service.observability.request_id import RequestIdMiddleware
@@ -147,7 +147,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description=API_DESCRIPTION,
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            openapi_router=docs_router("/docs"),
+            render_plugins=[SelfHostedSwagger()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
