@@ -18,6 +18,7 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import CacheControlHeader, ResponseHeader
 from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import OpenAPIRenderPlugin
+from litestar.params import FromPath
 from litestar.response import File
 
 PACKAGE = "swagger-ui-py"  # its module is swagger_ui; its static/ folder is swagger-ui-dist's files
@@ -97,7 +98,7 @@ class SelfHostedSwagger(OpenAPIRenderPlugin):
             sync_to_thread=False,
             cache_control=CacheControlHeader(public=True, max_age=365 * 24 * 3600, immutable=True),
         )
-        def asset(file: str) -> File:
+        def asset(file: FromPath[str]) -> File:
             if file not in ASSETS:
                 raise NotFoundException()
             return File(folder / file, media_type=ASSETS[file], content_disposition_type="inline")
