@@ -70,6 +70,9 @@ def test_the_page_has_no_inline_code_and_every_asset_is_served_here(server: str)
     assert [link for link in links if not link.startswith("/") or link.startswith("//")] == []
     for link in links:
         assert httpx.get(f"{server}{link}").status_code == 200, link
+    # Only the page's own files: the package's folder also holds Swagger Editor, which is not served.
+    bundle = next(link for link in links if link.endswith("/swagger-ui-bundle.js"))
+    assert httpx.get(f"{server}{bundle.replace('swagger-ui-bundle.js', 'swagger-editor-bundle.js')}").status_code == 404
 
 
 class Seen:
