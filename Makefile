@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth fuzz audit lint typecheck migrate rollback token clean loadtest bench
+.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth test-client fuzz audit lint typecheck migrate rollback token clean loadtest bench client
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -41,12 +41,12 @@ audit: $(STAMP) ## known vulnerabilities of the locked versions, from PyPI; fail
 	$(PY) .ci/audit_locks.py requirements.lock requirements-dev.lock
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check service tests bench loadtest .ci
-	$(VENV)/bin/ruff format --check service tests bench loadtest .ci
+	$(VENV)/bin/ruff check service tests bench loadtest clients .ci
+	$(VENV)/bin/ruff format --check service tests bench loadtest clients .ci
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy .ci/audit_locks.py
+	$(VENV)/bin/mypy .ci/audit_locks.py clients/openapi_document.py
 
 migrate: $(STAMP) ## apply pending migrations to DATABASE_URL (or the embedded server)
 	$(PY) -m service migrate
@@ -56,6 +56,19 @@ rollback: $(STAMP) ## roll back the latest migration (COUNT=n for more, COUNT=0 
 
 token: $(STAMP) ## print a token for USER (default alice), signed with BETTER_AUTH_SECRET
 	@$(PY) -m service token $(if $(filter command line,$(origin USER)),$(USER),alice)
+
+CLIENT := clients/typescript
+CLIENT_PACKAGES := $(CLIENT)/node_modules/.package-lock.json
+
+$(CLIENT_PACKAGES): $(CLIENT)/package.json $(CLIENT)/package-lock.json
+	cd $(CLIENT) && npm ci --no-audit --no-fund
+
+client: $(STAMP) $(CLIENT_PACKAGES) ## regenerate the TypeScript client's types from the OpenAPI document (commit both)
+	$(PY) clients/openapi_document.py $(CLIENT)/openapi.json
+	cd $(CLIENT) && npm run --silent generate
+
+test-client: $(STAMP) $(CLIENT_PACKAGES) ## the TypeScript client: current with the document, and against the live service
+	$(PY) -m pytest tests/clients
 
 LOADTEST_STAMP := $(VENV)/.installed-loadtest
 
@@ -82,4 +95,4 @@ lock: ## re-pin every dependency after changing pyproject.toml: requirements.loc
 		--extra redis --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(CLIENT)/node_modules $(CLIENT)/dist

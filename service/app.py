@@ -13,7 +13,6 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
@@ -28,6 +27,7 @@ from service.http.auth import JWKSCache, TokenVerifier
 from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
 from service.http.query import record_query_parameter_rules
+from service.http.swagger import SelfHostedSwagger, docs_router
 from service.observability.metrics import Metrics, metrics_route
 from service.tags.controller import TagController
 from service.tasks.controller import TaskController
@@ -151,7 +151,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description=API_DESCRIPTION,
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            openapi_router=docs_router("/docs"),
+            render_plugins=[SelfHostedSwagger()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
