@@ -44,7 +44,6 @@ Description = Annotated[
 
 
 Priority = Literal["low", "medium", "high"]  # sorts in this order
-PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high")  # also the sort order, low first
 
 Tag = Annotated[
     str,
