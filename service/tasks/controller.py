@@ -59,7 +59,7 @@ async def written(
 ) -> Response[Task]:
     """The answer to a write: the task with its new ETag, or why nothing was written (404 or 412)."""
     if task is not None:
-        return etags.with_etag(task)
+        return etags.with_etag(task, task.updated_at)
     raise await refused(db, user_id, task_id, versions)
 
 
@@ -195,7 +195,8 @@ class TaskController(Controller):
         task = await queries.create_task(db, user_id=user_id, data=data, quota=quota)
         if task is None:
             raise problem(409, f"you have {quota:,} tasks, the most one user may have: delete some to add more")
-        return etags.with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
+        location = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
+        return etags.with_etag(task, task.updated_at, 201, {"Location": location})
 
     @delete(
         "/",
@@ -257,7 +258,7 @@ class TaskController(Controller):
         tag = etags.etag(task.updated_at)
         if not etags.none_match(if_none_match, tag):
             return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
-        return etags.with_etag(task)
+        return etags.with_etag(task, task.updated_at)
 
     @put(
         "/{task_id:str}",
