@@ -35,6 +35,7 @@ from service.observability import metrics
 from service.observability.access import ObserveRequests
 from service.observability.request_id import RequestIdMiddleware
 from service.tags.controller import TagController
+from service.tasks import openapi as tasks_openapi
 from service.tasks.controller import TaskController
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     record_query_parameter_rules(app)
-    say_what_is_enforced(app.openapi_schema)  # generated once here, then served as amended
+    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced)  # generated once here, then served as amended
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.
     app.asgi_handler = BodyDeadline(app.asgi_handler, seconds=settings.body_timeout_seconds)

@@ -33,7 +33,9 @@ from service.tasks.docs import (
     IfNoneMatch,
 )
 from service.tasks.listing import Sort
+from service.tasks.openapi import TAG
 from service.tasks.schemas import (
+    DUE_DATE_PATTERN,
     TIME_ZONES,
     CompletedUpdate,
     Deleted,
@@ -112,6 +114,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="Only tasks carrying this tag (case-insensitive); repeat: carrying all of them.",
                 examples=[Example(value=["work"])],
+                schema_extra={"items": TAG},
             ),
         ] = None,
         due_before: Annotated[
@@ -119,6 +122,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="Due strictly before this time (RFC 3339, with an offset).",
                 examples=[Example(value="2026-11-30T00:00:00Z")],
+                schema_extra={"pattern": DUE_DATE_PATTERN},
             ),
         ] = None,
         due_after: Annotated[
@@ -126,6 +130,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="Due at or after this time (RFC 3339, with an offset).",
                 examples=[Example(value="2026-11-23T00:00:00Z")],
+                schema_extra={"pattern": DUE_DATE_PATTERN},
             ),
         ] = None,
         overdue: Annotated[
@@ -210,7 +215,11 @@ class TaskController(Controller):
         self,
         db: Db,
         user_id: UserId,
-        completed: Annotated[bool, QueryParameter(description="Must be true: delete the completed tasks.")],
+        completed: Annotated[
+            bool,
+            # false is a 400: there is nothing else to clear
+            QueryParameter(description="Must be true: delete the completed tasks.", schema_extra={"enum": [True]}),
+        ],
     ) -> Deleted:
         if not completed:
             raise bad_parameter("completed", "only completed=true is supported: it clears the completed tasks")
@@ -232,6 +241,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="IANA time zone whose calendar day is today for `due_today`.",
                 examples=[Example(value="Europe/Paris")],
+                schema_extra={"enum": sorted(TIME_ZONES)},
             ),
         ] = "UTC",
     ) -> TaskStats:

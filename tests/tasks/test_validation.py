@@ -15,7 +15,7 @@ from service.app import create_app
 from service.config import Settings
 from service.db.pool import Database
 from service.http import body
-from service.http.openapi import REQUEST_BODIES
+from service.tasks.schemas import CompletedUpdate, TaskCreate, TaskReplace, TaskUpdate
 from tests.conftest import ALICE, TestClient
 
 JSON_ALICE = {**ALICE, "Content-Type": "application/json"}
@@ -210,6 +210,9 @@ async def test_text_with_nul_that_slips_past_the_checks_is_a_400_not_a_500(
     assert response.status_code == 400
     assert response.json()["detail"] == "a text value holds a NUL character, which cannot be stored"
     assert "text with NUL reached the database during GET /api/alice/echo" in caplog.text
+
+
+REQUEST_BODIES = (TaskCreate, TaskReplace, TaskUpdate, CompletedUpdate)
 
 
 async def test_strict_decoding_keeps_one_decoder_per_body_type(client: TestClient) -> None:
