@@ -9,9 +9,11 @@ from typing import Any, cast
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import ClientException, HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import Operation, RequestBody
+
+from service.http.field_errors import from_msgspec
 
 
 async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -35,9 +37,8 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     field = handler.parsed_data_field
     try:
         _strict_decoder(field.annotation if field else Any).decode(body)
-    except msgspec.ValidationError as exc:  # "data" is Litestar's name for the body, as in its own errors
-        error = {"key": "data", "message": str(exc), "source": "body"}
-        raise ValidationException(detail=str(exc), extra=[error]) from exc
+    except msgspec.ValidationError as exc:
+        raise from_msgspec(exc, "body") from exc
     except msgspec.DecodeError:
         pass  # not JSON at all: Litestar's own decoding says so, as it always has
 

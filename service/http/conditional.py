@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from litestar import Response
 
-from service.http.problems import bad_parameter
+from service.http.field_errors import FieldError
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ def _tags(header: str, name: str) -> list[tuple[bool, str]]:
     """(weak, opaque value) of each tag in the list; a header that is not a list is a 400 naming it."""
     if not _TAG_LIST.fullmatch(header):
         message = f'{name} must be * or a list of entity tags like "5f2c01a3b4c5d"'
-        raise bad_parameter(name, message, source="header")
+        raise FieldError(name, message, "header")
     return [(bool(weak), value) for weak, value in _EACH_TAG.findall(header)]
 
 

@@ -7,6 +7,7 @@
   when not strict, so ``overdue=null`` and ``due_before=null`` meant "no filter", ``completed=1``
   meant true and ``limit=5.0`` meant 5. A boolean is ``true`` or ``false``, an integer is
   digits, and a date-time is RFC 3339, as the OpenAPI document says.
+- A required parameter that is missing, named like every other refused input.
 
 A value this lets through converts to the same thing either way, so Litestar's parsing stands.
 """
@@ -24,17 +25,20 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.exceptions import ValidationException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
+
+from service.http.field_errors import FieldError, FieldErrors
 
 RULES = "query_parameters"  # the handler's opt key holding {name: Rule} for the parameters it reads
 
 _INTEGER = re.compile(r"-?[0-9]+")
+MISSING = "required parameter is missing"
 
 
 class Rule(msgspec.Struct, frozen=True):
     repeatable: bool
+    required: bool
     problem: Callable[[str], str | None]  # what is wrong with one value, or None
 
 
@@ -50,17 +54,17 @@ def record_query_parameter_rules(app: Litestar) -> None:
         for handler, kwargs_model in getattr(route, "route_handler_map", {}).values():
             signature = handler.parsed_fn_signature.parameters
             handler.opt[RULES] = {
-                param.field_alias: _rule(signature[param.field_name].annotation, param.is_sequence)
+                param.field_alias: _rule(signature[param.field_name].annotation, param.is_sequence, param.is_required)
                 for param in kwargs_model.expected_query_params
             }
 
 
-def _rule(annotation: Any, is_sequence: bool) -> Rule:
+def _rule(annotation: Any, is_sequence: bool, is_required: bool) -> Rule:
     kind = _without_none(annotation)
     if is_sequence:
         (kind,) = get_args(kind) or (str,)
     # Text, and choices, Litestar already reads as strictly as these would.
-    return Rule(is_sequence, _CHECKS.get(kind, _anything))
+    return Rule(is_sequence, is_required, _CHECKS.get(kind, _anything))
 
 
 def _without_none(annotation: Any) -> Any:
@@ -99,23 +103,21 @@ class StrictQueryParameters(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        query = scope.get("query_string")
+        query = scope.get("query_string") or b""
         rules: dict[str, Rule] | None = scope["route_handler"].opt.get(RULES)
-        if query and rules is not None:
+        if rules is not None:
             errors = _errors(parse_qsl(query.decode("latin-1"), keep_blank_values=True), rules)
             if errors:
-                detail = "; ".join(f"{error['key']}: {error['message']}" for error in errors)
-                raise ValidationException(detail=detail, extra=errors)
+                raise FieldErrors(errors)
         await next_app(scope, receive, send)
 
 
-def _errors(pairs: list[tuple[str, str]], rules: dict[str, Rule]) -> list[dict[str, str]]:
+def _errors(pairs: list[tuple[str, str]], rules: dict[str, Rule]) -> list[FieldError]:
     counts = Counter(name for name, _ in pairs)
     unknown = sorted(counts.keys() - rules.keys())
     if unknown:
         takes = f"this endpoint takes {', '.join(sorted(rules))}" if rules else "this endpoint takes none"
-        message = f"unknown query parameter; {takes}"
-        return [{"key": name, "message": message, "source": "query"} for name in unknown]
+        return [FieldError(name, f"unknown query parameter; {takes}", "query") for name in unknown]
     errors: dict[str, str] = {}
     for name, value in pairs:
         rule = rules[name]
@@ -123,4 +125,5 @@ def _errors(pairs: list[tuple[str, str]], rules: dict[str, Rule]) -> list[dict[s
             errors[name] = "given more than once; give it once"
         elif name not in errors and (wrong := rule.problem(value)) is not None:
             errors[name] = wrong
-    return [{"key": name, "message": message, "source": "query"} for name, message in errors.items()]
+    errors = errors or {name: MISSING for name, rule in rules.items() if rule.required and name not in counts}
+    return [FieldError(name, message, "query") for name, message in errors.items()]

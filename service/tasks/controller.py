@@ -18,7 +18,8 @@ from service.db.pool import Database, Db
 from service.http import conditional as etags
 from service.http.body import OptionalBodyOperation, json_body
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
-from service.http.problems import bad_parameter, problem
+from service.http.field_errors import FieldError
+from service.http.problems import problem
 from service.tasks import listing, queries
 from service.tasks.docs import (
     CONDITIONAL,
@@ -222,7 +223,7 @@ class TaskController(Controller):
         ],
     ) -> Deleted:
         if not completed:
-            raise bad_parameter("completed", "only completed=true is supported: it clears the completed tasks")
+            raise FieldError("completed", "only completed=true is supported: it clears the completed tasks", "query")
         return Deleted(deleted=await queries.delete_completed_tasks(db, user_id=user_id))
 
     @get(
@@ -246,11 +247,11 @@ class TaskController(Controller):
         ] = "UTC",
     ) -> TaskStats:
         if tz not in TIME_ZONES:
-            raise bad_parameter("tz", UNKNOWN_TIME_ZONE)
+            raise FieldError("tz", UNKNOWN_TIME_ZONE, "query")
         try:
             return await queries.task_stats(db, user_id=user_id, time_zone=tz)
         except asyncpg.InvalidParameterValueError as exc:  # a zone newer than the database's own list
-            raise bad_parameter("tz", UNKNOWN_TIME_ZONE) from exc
+            raise FieldError("tz", UNKNOWN_TIME_ZONE, "query") from exc
 
     @get(
         "/{task_id:str}",
