@@ -29,8 +29,8 @@ from service.http.auth import BearerAuthMiddleware, JWKSCache, TokenVerifier
 from service.http.body_deadline import BodyDeadline
 from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
-from service.http.query import StrictQueryParameters, record_query_parameter_rules
 from service.http.rate_limit import RateLimitMiddleware
+from service.http.strict_input import StrictInput
 from service.observability import metrics
 from service.observability.access import ObserveRequests
 from service.observability.request_id import RequestIdMiddleware
@@ -121,9 +121,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 exclude_http_methods=["OPTIONS"],
             ),
             *([RateLimitMiddleware(limiter)] if limiter else []),
-            StrictQueryParameters(),
         ],
-        plugins=[problem_details],
+        plugins=[problem_details, StrictInput()],
         before_send=[allow_every_method],
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(
@@ -166,7 +165,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.logs); the app only emits records.
         logging_config=None,
     )
-    record_query_parameter_rules(app)
     say_what_is_enforced(app, tasks_openapi.say_what_is_enforced)  # generated once here, then served as amended
     # Around Litestar's whole handler rather than as route middleware, so requests that match
     # no route (404, 405) and those refused before routing get an id and a log line too.

@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.db.pool import Database, Db
 from service.http import conditional as etags
-from service.http.body import OptionalBodyOperation, json_body
+from service.http.body import OptionalBodyOperation
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
 from service.http.field_errors import FieldError
 from service.http.problems import problem
@@ -188,7 +188,6 @@ class TaskController(Controller):
 
     @post(
         "/",
-        guards=[json_body],
         summary="Create a task",
         responses={
             **BODY_PROBLEMS,
@@ -273,7 +272,6 @@ class TaskController(Controller):
 
     @put(
         "/{task_id:str}",
-        guards=[json_body],
         summary="Replace a task",
         description="Sets the whole content: an omitted field gets its default (description and due_at null, "
         "priority medium, no tags), except `completed`, which is set when given and kept when omitted. " + CONDITIONAL,
@@ -289,7 +287,6 @@ class TaskController(Controller):
 
     @patch(
         "/{task_id:str}",
-        guards=[json_body],
         summary="Update some fields of a task",
         description="Changes only the fields given; at least one is required. "
         "`description: null` and `due_at: null` clear them. " + CONDITIONAL,
@@ -305,9 +302,7 @@ class TaskController(Controller):
 
     @patch(
         "/{task_id:str}/complete",
-        guards=[json_body],
-        opt={"body": "optional"},
-        operation_class=OptionalBodyOperation,
+        operation_class=OptionalBodyOperation,  # the body's type allows none: no body toggles
         summary="Toggle or set completion",
         description='Without a body, flips `completed` atomically. With `{"completed": true|false}`, '
         "sets that value, so a retry is harmless. `completed_at` follows. " + CONDITIONAL,
