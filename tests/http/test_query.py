@@ -123,3 +123,15 @@ def test_a_route_that_would_skip_the_checks_is_refused_when_registered(settings:
         app.register(own_hook)
     with pytest.raises(ImproperlyConfiguredException, match="not strictly"):
         app.register(own_dto)
+
+
+async def test_litestar_reports_its_own_parameter_errors_as_data(client: TestClient) -> None:
+    # A value our check lets through but the handler's type refuses is Litestar's to report; it
+    # lists key, message and source, which problems.py takes as they are.
+    response = await client.get("/api/alice/tasks", params={"limit": "0", "sort": "nope"}, headers=ALICE)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"key": "sort", "message": "Invalid enum value 'nope'", "source": "query"},
+        {"key": "limit", "message": "Expected `int` >= 1", "source": "query"},
+    ]
+    assert response.json()["detail"] == "sort: Invalid enum value 'nope'; limit: Expected `int` >= 1"
