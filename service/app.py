@@ -26,10 +26,11 @@ from service.http import rate_limit
 from service.http.auth import JWKSCache, TokenVerifier
 from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
-from service.http.query import record_query_parameter_rules
+from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
 from service.observability.metrics import Metrics, metrics_route
 from service.tags.controller import TagController
+from service.tasks import openapi as tasks_openapi
 from service.tasks.controller import TaskController
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"metrics": metrics}),  # for the handlers that count into it
         dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
         middleware=asgi.route_middleware(TokenVerifier(settings, jwks), limiter),
-        plugins=[problem_details],
+        plugins=[problem_details, StrictInput()],
         before_send=asgi.BEFORE_SEND,
         exception_handlers=exception_handlers,
         cors_config=CORSConfig(
@@ -170,7 +171,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.observability.logs); the app only emits records.
         logging_config=None,
     )
-    record_query_parameter_rules(app)
-    say_what_is_enforced(app.openapi_schema)  # generated once here, then served as amended
+    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced)  # generated once here, then served as amended
     app.put_behind(asgi.outer_layers(settings, metrics))
     return app

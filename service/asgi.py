@@ -1,6 +1,6 @@
 """Every layer an HTTP request passes, outermost first. Each is one line where it is composed:
 server_options, outer_layers, BEFORE_SEND and route_middleware below; Litestar's own CORS,
-exception handling and routing are its configuration in service.app.create_app.
+exception handling, routing and the StrictInput plugin are its configuration in service.app.create_app.
 
     uvicorn                  server_options()
       LimitedHttpToolsProtocol     414, 431 for an oversized request head, before any ASGI
@@ -18,8 +18,9 @@ exception handling and routing are its configuration in service.app.create_app.
     route middleware         route_middleware(): Litestar middleware, for requests that matched a route
       BearerAuthMiddleware         401, 403; the token's subject in scope["user"]
       RateLimitMiddleware          429, and RateLimit-* headers on every authenticated answer
-      StrictQueryParameters        400 for a query parameter the handler does not read as given
-    the route handler        its body read within MAX_BODY_BYTES (413), decoded by its Struct
+    before_request           the StrictInput plugin (service.http.strict_input): 400 for a query parameter
+                             the handler does not read as given, 415 and 400 for a body that is not JSON or missing
+    the route handler        its body read within MAX_BODY_BYTES (413), decoded once, strictly, by its Struct
 
 A new layer goes in one of those lists and in this table; nothing else composes the stack.
 """
@@ -49,7 +50,6 @@ from service.http.allow import allow_every_method
 from service.http.auth import BearerAuthMiddleware, TokenVerifier
 from service.http.body_deadline import BodyDeadline
 from service.http.head_limits import LimitedHttpToolsProtocol
-from service.http.query import StrictQueryParameters
 from service.http.rate_limit import Limiter, RateLimitMiddleware
 from service.observability.access import ObserveRequests
 from service.observability.metrics import Metrics
@@ -88,7 +88,6 @@ def route_middleware(verifier: TokenVerifier, limiter: Limiter | None) -> list[M
         # The OpenAPI routes are open; /health and / say exclude_from_auth; a preflight has no token.
         DefineMiddleware(BearerAuthMiddleware, verifier=verifier, exclude=["^/docs"], exclude_http_methods=["OPTIONS"]),
         *([RateLimitMiddleware(limiter)] if limiter is not None else []),
-        StrictQueryParameters(),
     ]
 
 

@@ -1,48 +1,108 @@
-"""JSON request bodies: required or optional, JSON only, decoded strictly."""
+"""JSON request bodies: JSON only, present unless the handler's type allows none, decoded once, strictly."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 from litestar import Request
-from litestar.connection import ASGIConnection
-from litestar.exceptions import ClientException, HTTPException, ValidationException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.dto import AbstractDTO
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException, HTTPException, ImproperlyConfiguredException
 from litestar.openapi.spec import Operation, RequestBody
+from litestar.params import BodyKwarg
+from litestar.typing import FieldDefinition
+
+from service.http.field_errors import from_msgspec
+
+if TYPE_CHECKING:
+    from litestar.dto import DTOFieldDefinition
+    from litestar.openapi.spec import Reference, Schema
+
+NOT_JSON = "the request body must be JSON, sent with Content-Type: application/json"
+MISSING = "a JSON request body is required"
 
 
-async def json_body(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Guard: a body must be JSON (415 otherwise); unless ``opt={"body": "optional"}``, one is required.
+def check_framing(request: Request[Any, Any, Any], *, optional: bool) -> None:
+    """A body must be JSON (415 otherwise); unless the handler's type allows none, one is required.
 
-    It must also be of the handler's type as JSON says it, with no conversion: Litestar decodes
-    leniently, which would take ``"due_at": 0`` for 1970 and ``"completed": 1`` for true. A
-    body this accepts decodes to the same value either way, so Litestar's decoding then stands.
+    Only the headers are read: a body refused here is never read at all.
     """
-    headers = connection.headers
+    headers = request.headers
     if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
-        if handler.opt.get("body") != "optional":
-            raise ClientException(detail="a JSON request body is required")
+        if not optional:
+            raise ClientException(detail=MISSING)
         return
     media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise HTTPException(
-            status_code=415, detail="the request body must be JSON, sent with Content-Type: application/json"
-        )
-    body = await cast("Request[Any, Any, Any]", connection).body()
-    field = handler.parsed_data_field
-    try:
-        _strict_decoder(field.annotation if field else Any).decode(body)
-    except msgspec.ValidationError as exc:  # "data" is Litestar's name for the body, as in its own errors
-        error = {"key": "data", "message": str(exc), "source": "body"}
-        raise ValidationException(detail=str(exc), extra=[error]) from exc
-    except msgspec.DecodeError:
-        pass  # not JSON at all: Litestar's own decoding says so, as it always has
+        raise HTTPException(status_code=415, detail=NOT_JSON)
 
 
-@functools.cache  # by type, not by handler: a guard is given a copy of the handler on every request
+class StrictJSON(AbstractDTO[Any]):
+    """Litestar's one decode of a JSON body, straight into the handler's type, with no conversion.
+
+    Litestar's own decoding is lenient: it would take ``"due_at": 0`` for 1970 and
+    ``"completed": 1`` for true. This reads each value as JSON types it, builds the handler's
+    Struct in the same pass, and the handler gets that value: nothing decodes the body again.
+    A value that does not fit is a FieldError naming it. The OpenAPI document shows the
+    handler's type as Litestar describes it without a DTO.
+
+    One subclass per body type (``strict_dto``), holding its decoder.
+    """
+
+    __slots__ = ()
+    decoder: ClassVar[msgspec.json.Decoder[Any]]
+
+    def decode_bytes(self, value: bytes) -> Any:
+        try:
+            return self.decoder.decode(value)
+        except msgspec.ValidationError as exc:
+            raise from_msgspec(exc, "body") from exc
+        except msgspec.DecodeError as exc:  # not JSON at all: msgspec says where
+            raise ClientException(detail=str(exc)) from exc
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        kwarg = field_definition.kwarg_definition
+        media_type = kwarg.media_type if isinstance(kwarg, BodyKwarg) else RequestEncodingType.JSON
+        if field_definition.name != "data" or media_type != RequestEncodingType.JSON:
+            raise ImproperlyConfiguredException(
+                f"{cls.__name__} decodes JSON request bodies only, not {field_definition.name} ({media_type})"
+            )
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: Any
+    ) -> Reference | Schema:
+        # Litestar's own schema for the type (its SchemaCreator is not public, hence Any)
+        schema: Reference | Schema = schema_creator.for_field_definition(field_definition)
+        return schema
+
+    @classmethod
+    def is_supported_model_type_field(cls, field_definition: FieldDefinition) -> bool:
+        return False  # it reads requests; Litestar encodes responses itself
+
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Generator[DTOFieldDefinition, None, None]:
+        raise NotImplementedError("StrictJSON builds no transfer model: msgspec decodes into the type itself")
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+
+@functools.cache  # by type: one DTO class for every handler taking the same body type
+def strict_dto(body_type: Any) -> type[StrictJSON]:
+    name = f"StrictJSON[{getattr(body_type, '__name__', body_type)}]"
+    return type(name, (StrictJSON,), {"__slots__": (), "decoder": _strict_decoder(body_type)})
+
+
+@functools.cache
 def _strict_decoder(body_type: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(body_type, strict=True)
 

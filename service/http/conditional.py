@@ -1,18 +1,20 @@
-"""Entity tags for tasks (RFC 9110 section 8.8.3), and the If-Match / If-None-Match lists that carry them.
+"""Entity tags (RFC 9110 section 8.8.3), and the If-Match / If-None-Match lists that carry them.
 
-A task's ETag is its updated_at in microseconds: the database moves updated_at forward on every
-change of the task's content, so the tag changes exactly when the representation does.
+A resource's ETag is its updated_at in microseconds: the database moves updated_at forward on
+every change of its content, so the tag changes exactly when the representation does.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from litestar import Response
 
-from service.http.problems import bad_parameter
-from service.tasks.schemas import Task
+from service.http.field_errors import FieldError
+
+T = TypeVar("T")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -32,7 +34,7 @@ def _tags(header: str, name: str) -> list[tuple[bool, str]]:
     """(weak, opaque value) of each tag in the list; a header that is not a list is a 400 naming it."""
     if not _TAG_LIST.fullmatch(header):
         message = f'{name} must be * or a list of entity tags like "5f2c01a3b4c5d"'
-        raise bad_parameter(name, message, source="header")
+        raise FieldError(name, message, "header")
     return [(bool(weak), value) for weak, value in _EACH_TAG.findall(header)]
 
 
@@ -62,5 +64,8 @@ def none_match(header: str | None, current: str) -> bool:
     return all(value != current.strip('"') for _, value in _tags(header, "If-None-Match"))
 
 
-def with_etag(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[Task]:
-    return Response(task, status_code=status_code, headers={"ETag": etag(task.updated_at), **(headers or {})})
+def with_etag(
+    content: T, updated_at: datetime, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response[T]:
+    """``content`` with the ETag of the version ``updated_at`` names."""
+    return Response(content, status_code=status_code, headers={"ETag": etag(updated_at), **(headers or {})})

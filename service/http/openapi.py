@@ -1,39 +1,30 @@
 """Where Litestar's generated OpenAPI document says less than the code enforces, say it.
 
-Litestar drops two things our Structs enforce: ``forbid_unknown_fields`` (a body with another
-field is a 400, so the schema must not allow additional properties) and the constraints on the
-items of ``list[Tag]``. A title or a tag is trimmed before its length is checked, which the
-schema states as a pattern: 1 to N characters between the white space around them. Our own
-checks add more: If-Match and If-None-Match must be ``*`` or a list of entity tags, clearing
-tasks takes ``completed=true`` only, a due date leaves a day to Python's first and last, and
-``tz`` is one of the zone names the service knows. A client generated from the document, or a
-fuzzer reading it, would otherwise send what the service refuses.
+What holds for every route is amended here:
 
-Litestar also writes an optional parameter as ``oneOf: [X, null]``, but a URL or a header cannot
-carry a null: an absent parameter is what ``required: false`` already says.
+- A request body Struct with ``forbid_unknown_fields`` answers another field with a 400, so its
+  schema must not allow additional properties; Litestar does not say so.
+- If-Match and If-None-Match must be ``*`` or a list of entity tags, as ``conditional`` reads them.
+- Litestar writes an optional parameter as ``oneOf: [X, null]``, but a URL or a header cannot
+  carry a null: an absent parameter is what ``required: false`` already says.
+
+What a resource enforces beyond its types, it states itself: a parameter's rule in its
+declaration (``schema_extra``), a body's in an amendment of its own (``service.tasks.openapi``),
+given to ``say_what_is_enforced``. A client generated from the document, or a fuzzer reading
+it, would otherwise send what the service refuses.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Iterator
 
+import msgspec
+from litestar import Litestar
 from litestar.openapi.spec import OpenAPI, Operation, Parameter, Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.routes import HTTPRoute
 
 from service.http.conditional import HEADER_PATTERN
-from service.tasks.schemas import (
-    DUE_DATE_PATTERN,
-    TAG_MAX,
-    TIME_ZONES,
-    TITLE_MAX,
-    CompletedUpdate,
-    TaskCreate,
-    TaskReplace,
-    TaskUpdate,
-)
-
-REQUEST_BODIES = (TaskCreate, TaskReplace, TaskUpdate, CompletedUpdate)
-
 
 # What str.strip() trims, spelled out: ``\s`` means fewer characters to the ECMA and Rust regex
 # engines of JSON Schema validators than to Python.
@@ -46,15 +37,12 @@ def trimmed(most: int) -> str:
     return rf"^{space}*{solid}(?:[^\x00]{{0,{most - 2}}}{solid})?{space}*$"
 
 
-TAG = Schema(
-    type=OpenAPIType.STRING,
-    pattern=trimmed(TAG_MAX),
-    description=f"1 to {TAG_MAX} characters after trimming; stored lower-case.",
-)
-
-
-def say_what_is_enforced(document: OpenAPI) -> None:
-    _bodies(document)
+def say_what_is_enforced(app: Litestar, *amendments: Callable[[OpenAPI], None]) -> None:
+    """Amend the app's document (generated once, then served as amended): the generic rules, then each resource's."""
+    document = app.openapi_schema
+    schemas = document.components.schemas if document.components and document.components.schemas else {}
+    for struct in _strict_request_structs(app):
+        _component(schemas, struct).additional_properties = False
     for operation in _operations(document):
         for parameter in operation.parameters or []:
             if not isinstance(parameter, Parameter) or not isinstance(parameter.schema, Schema):
@@ -62,16 +50,16 @@ def say_what_is_enforced(document: OpenAPI) -> None:
             _drop_null(parameter.schema)
             if parameter.name in {"If-Match", "If-None-Match"}:
                 parameter.schema.pattern = HEADER_PATTERN  # anything else is a 400
-            elif parameter.name == "tz":
-                parameter.schema.enum = sorted(TIME_ZONES)
-            elif parameter.name == "tag":
-                parameter.schema.items = TAG
-            elif parameter.name in {"due_before", "due_after"}:
-                parameter.schema.pattern = DUE_DATE_PATTERN
-    clear = (document.paths or {}).get("/api/{user_id}/tasks")
-    for parameter in (clear.delete.parameters or []) if clear and clear.delete else []:
-        if isinstance(parameter, Parameter) and parameter.name == "completed" and isinstance(parameter.schema, Schema):
-            parameter.schema.enum = [True]  # false is a 400: there is nothing else to clear
+    for amend in amendments:
+        amend(document)
+
+
+def branches(schema: Schema, name: str) -> list[Schema]:
+    """A body property's schema and, where it may also be null, each schema of its ``oneOf``."""
+    prop = (schema.properties or {}).get(name)
+    if not isinstance(prop, Schema):
+        return []
+    return [branch for branch in (prop, *(prop.one_of or [])) if isinstance(branch, Schema)]
 
 
 def _drop_null(schema: Schema) -> None:
@@ -86,35 +74,52 @@ def _drop_null(schema: Schema) -> None:
             setattr(schema, field.name, getattr(others[0], field.name))
 
 
-def _branches(schema: Schema, name: str) -> list[Schema]:
-    """A body property's schema and, where it may also be null, each schema of its ``oneOf``."""
-    prop = (schema.properties or {}).get(name)
-    if not isinstance(prop, Schema):
-        return []
-    return [branch for branch in (prop, *(prop.one_of or [])) if isinstance(branch, Schema)]
-
-
 def _operations(document: OpenAPI) -> list[Operation]:
     methods = ("get", "put", "post", "delete", "patch")
     items = (document.paths or {}).values()
     return [op for item in items for op in (getattr(item, method) for method in methods) if op is not None]
 
 
-def _bodies(document: OpenAPI) -> None:
-    schemas = document.components.schemas if document.components and document.components.schemas else {}
-    for struct in REQUEST_BODIES:
-        schema = schemas.get(struct.__name__)
-        if not isinstance(schema, Schema):
-            continue
-        schema.additional_properties = False
-        if struct is TaskUpdate:
-            schema.min_properties = 1  # an empty update is a 400: it says nothing to change
-        title = (schema.properties or {}).get("title")
-        if isinstance(title, Schema):
-            title.pattern = trimmed(TITLE_MAX)
-        for moment in _branches(schema, "due_at"):
-            if moment.format is not None:
-                moment.pattern = DUE_DATE_PATTERN
-        for array in _branches(schema, "tags"):
-            if array.items is not None:
-                array.items = TAG
+def _strict_request_structs(app: Litestar) -> set[type[msgspec.Struct]]:
+    """Every Struct a documented request body holds, at any depth, that refuses unknown fields."""
+    bodies = [
+        handler.parsed_data_field.annotation
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if handler.parsed_data_field is not None and handler.resolve_include_in_schema()
+    ]
+    return {
+        struct.cls
+        for struct in _structs(msgspec.inspect.multi_type_info(bodies), set())
+        if struct.forbid_unknown_fields
+    }
+
+
+def _structs(types: Iterable[msgspec.inspect.Type], seen: set[type]) -> Iterator[msgspec.inspect.StructType]:
+    for info in types:
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls in seen:
+                continue
+            seen.add(info.cls)
+            yield info
+        yield from _structs(_inner(info), seen)
+
+
+def _inner(info: msgspec.inspect.Type) -> list[msgspec.inspect.Type]:
+    """The types a container, a union, a constrained type or a Struct holds."""
+    single = (getattr(info, name, None) for name in ("type", "item_type", "key_type", "value_type"))
+    return [
+        *(inner for inner in single if isinstance(inner, msgspec.inspect.Type)),
+        *getattr(info, "types", ()),
+        *getattr(info, "item_types", ()),
+        *(field.type for field in getattr(info, "fields", ())),
+    ]
+
+
+def _component(schemas: dict[str, Schema], struct: type) -> Schema:
+    """The component Litestar made for ``struct``: named by its class, as no two of ours share a name."""
+    schema = schemas.get(struct.__name__)
+    if not isinstance(schema, Schema):
+        raise LookupError(f"no OpenAPI component named {struct.__name__} for {struct.__module__}.{struct.__qualname__}")
+    return schema

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
+from service.http.field_errors import FieldError, FieldErrors
 from service.observability import request_id
 from service.observability.metrics import Metrics
 
@@ -64,44 +65,46 @@ def problem(
     )
 
 
-def bad_parameter(key: str, message: str, source: str = "query") -> ValidationException:
-    """A 400 naming one bad input, shaped like Litestar's own validation errors."""
-    return ValidationException(detail=message, extra=[{"key": key, "message": message, "source": source}])
+def _invalid(errors: Sequence[FieldError]) -> ProblemDetailsException:
+    """The one place refused input becomes a problem body: each field in ``errors``, all in ``detail``."""
+    return problem(
+        400,
+        "; ".join(f"{error.key}: {error.message}" for error in errors),
+        extra={"errors": [{"key": error.key, "message": error.message, "source": error.source} for error in errors]},
+    )
 
 
-# msgspec names the offending field in its message; lift it into the error's "key".
-_FIELD_IN_MESSAGE = (
-    (re.compile(r"^(?P<message>.*) - at `\$\.(?P<field>[^`]+)`$"), None),
-    (re.compile(r"^Object missing required field `(?P<field>[^`]+)`$"), "required field is missing"),
-    (re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$"), "unknown field"),
-)
+def _field_error(exc: FieldError) -> ProblemDetailsException:
+    return _invalid([exc])
 
 
-def _name_the_field(error: Any) -> Any:
-    if not isinstance(error, dict) or error.get("key") != "data":  # "data" is Litestar's name for the body
-        return error
-    message = str(error.get("message", ""))
-    for pattern, fixed_message in _FIELD_IN_MESSAGE:
-        if match := pattern.match(message):
-            return {**error, "key": match["field"], "message": fixed_message or match["message"]}
-    return {**error, "key": "body"}
-
-
-# Litestar reports a missing parameter in its detail only; list it as a field error like the rest.
-_MISSING_PARAMETER = re.compile(r"^Missing required (?P<source>\w+) parameter '(?P<field>[^']+)'")
+def _field_errors(exc: FieldErrors) -> ProblemDetailsException:
+    return _invalid(exc.errors)
 
 
 def _problem(exc: HTTPException) -> ProblemDetailsException:
-    detail, extra = exc.detail, None
-    if isinstance(exc, ValidationException) and not exc.extra and (match := _MISSING_PARAMETER.match(detail)):
-        exc.extra = [{"key": match["field"], "message": "required parameter is missing", "source": match["source"]}]
-    if isinstance(exc, ValidationException) and exc.extra:
-        errors = exc.extra if isinstance(exc.extra, list) else [exc.extra]
-        errors = [_name_the_field(error) for error in errors]
-        extra = {"errors": errors}
-        # Litestar's detail only names the route; say what is wrong.
-        detail = "; ".join(f"{error.get('key', 'body')}: {error.get('message')}" for error in errors)
-    return problem(exc.status_code, detail, headers=exc.headers, extra=extra)
+    if isinstance(exc, ValidationException) and (errors := _from_litestar(exc)):
+        return _invalid(errors)
+    return problem(exc.status_code, exc.detail, headers=exc.headers)
+
+
+def _from_litestar(exc: ValidationException) -> list[FieldError]:
+    """Litestar's own validation errors (a path or query parameter it converts), as field errors.
+
+    Litestar lists them as data: ``{"key", "message", "source"}``. Only a parameter that is not
+    in the URL lacks a source, and Litestar reads every parameter it cannot place from the query.
+    Its ``data`` is the body, which reaches it only when a chunked body turns out empty.
+    """
+    listed = exc.extra if isinstance(exc.extra, list) else [exc.extra] if isinstance(exc.extra, dict) else []
+    return [
+        FieldError(
+            None if error.get("key") == "data" else error.get("key"),
+            str(error.get("message", "")),
+            error.get("source", "query"),
+        )
+        for error in listed
+        if isinstance(error, dict)
+    ]
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -125,7 +128,15 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return problem(500, "the server failed to handle this request; it has been logged").to_response(request)
 
 
-problem_details = ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _problem}))
+problem_details = ProblemDetailsPlugin(
+    ProblemDetailsConfig(
+        exception_to_problem_detail_map={
+            HTTPException: _problem,
+            FieldError: _field_error,
+            FieldErrors: _field_errors,
+        }
+    )
+)
 
 exception_handlers: ExceptionHandlersMap = {
     **{exc_type: _database_unavailable for exc_type in DATABASE_UNAVAILABLE},

@@ -16,9 +16,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.db.pool import Database, InjectedDatabase
 from service.http import conditional as etags
-from service.http.body import OptionalBodyOperation, json_body
+from service.http.body import OptionalBodyOperation
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
-from service.http.problems import bad_parameter, problem
+from service.http.field_errors import FieldError
+from service.http.problems import problem
 from service.tasks import listing, queries
 from service.tasks.docs import (
     CONDITIONAL,
@@ -33,7 +34,9 @@ from service.tasks.docs import (
     IfNoneMatch,
 )
 from service.tasks.listing import Sort
+from service.tasks.openapi import TAG
 from service.tasks.schemas import (
+    DUE_DATE_PATTERN,
     TIME_ZONES,
     CompletedUpdate,
     Deleted,
@@ -59,7 +62,7 @@ async def written(
 ) -> Response[Task]:
     """The answer to a write: the task with its new ETag, or why nothing was written (404 or 412)."""
     if task is not None:
-        return etags.with_etag(task)
+        return etags.with_etag(task, task.updated_at)
     raise await refused(db, user_id, task_id, versions)
 
 
@@ -112,6 +115,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="Only tasks carrying this tag (case-insensitive); repeat: carrying all of them.",
                 examples=[Example(value=["work"])],
+                schema_extra={"items": TAG},
             ),
         ] = None,
         due_before: Annotated[
@@ -119,6 +123,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="Due strictly before this time (RFC 3339, with an offset).",
                 examples=[Example(value="2026-11-30T00:00:00Z")],
+                schema_extra={"pattern": DUE_DATE_PATTERN},
             ),
         ] = None,
         due_after: Annotated[
@@ -126,6 +131,7 @@ class TaskController(Controller):
             QueryParameter(
                 description="Due at or after this time (RFC 3339, with an offset).",
                 examples=[Example(value="2026-11-23T00:00:00Z")],
+                schema_extra={"pattern": DUE_DATE_PATTERN},
             ),
         ] = None,
         overdue: Annotated[
@@ -182,7 +188,6 @@ class TaskController(Controller):
 
     @post(
         "/",
-        guards=[json_body],
         summary="Create a task",
         responses={
             **BODY_PROBLEMS,
@@ -197,7 +202,8 @@ class TaskController(Controller):
         task = await queries.create_task(db, user_id=user_id, data=data, quota=quota)
         if task is None:
             raise problem(409, f"you have {quota:,} tasks, the most one user may have: delete some to add more")
-        return etags.with_etag(task, 201, {"Location": f"/api/{quote(user_id, safe='')}/tasks/{task.id}"})
+        location = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
+        return etags.with_etag(task, task.updated_at, 201, {"Location": location})
 
     @delete(
         "/",
@@ -211,10 +217,14 @@ class TaskController(Controller):
         self,
         db: InjectedDatabase,
         user_id: UserId,
-        completed: Annotated[bool, QueryParameter(description="Must be true: delete the completed tasks.")],
+        completed: Annotated[
+            bool,
+            # false is a 400: there is nothing else to clear
+            QueryParameter(description="Must be true: delete the completed tasks.", schema_extra={"enum": [True]}),
+        ],
     ) -> Deleted:
         if not completed:
-            raise bad_parameter("completed", "only completed=true is supported: it clears the completed tasks")
+            raise FieldError("completed", "only completed=true is supported: it clears the completed tasks", "query")
         return Deleted(deleted=await queries.delete_completed_tasks(db, user_id=user_id))
 
     @get(
@@ -233,15 +243,16 @@ class TaskController(Controller):
             QueryParameter(
                 description="IANA time zone whose calendar day is today for `due_today`.",
                 examples=[Example(value="Europe/Paris")],
+                schema_extra={"enum": sorted(TIME_ZONES)},
             ),
         ] = "UTC",
     ) -> TaskStats:
         if tz not in TIME_ZONES:
-            raise bad_parameter("tz", UNKNOWN_TIME_ZONE)
+            raise FieldError("tz", UNKNOWN_TIME_ZONE, "query")
         try:
             return await queries.task_stats(db, user_id=user_id, time_zone=tz)
         except asyncpg.InvalidParameterValueError as exc:  # a zone newer than the database's own list
-            raise bad_parameter("tz", UNKNOWN_TIME_ZONE) from exc
+            raise FieldError("tz", UNKNOWN_TIME_ZONE, "query") from exc
 
     @get(
         "/{task_id:str}",
@@ -259,11 +270,10 @@ class TaskController(Controller):
         tag = etags.etag(task.updated_at)
         if not etags.none_match(if_none_match, tag):
             return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
-        return etags.with_etag(task)
+        return etags.with_etag(task, task.updated_at)
 
     @put(
         "/{task_id:str}",
-        guards=[json_body],
         summary="Replace a task",
         description="Sets the whole content: an omitted field gets its default (description and due_at null, "
         "priority medium, no tags), except `completed`, which is set when given and kept when omitted. " + CONDITIONAL,
@@ -284,7 +294,6 @@ class TaskController(Controller):
 
     @patch(
         "/{task_id:str}",
-        guards=[json_body],
         summary="Update some fields of a task",
         description="Changes only the fields given; at least one is required. "
         "`description: null` and `due_at: null` clear them. " + CONDITIONAL,
@@ -305,9 +314,7 @@ class TaskController(Controller):
 
     @patch(
         "/{task_id:str}/complete",
-        guards=[json_body],
-        opt={"body": "optional"},
-        operation_class=OptionalBodyOperation,
+        operation_class=OptionalBodyOperation,  # the body's type allows none: no body toggles
         summary="Toggle or set completion",
         description='Without a body, flips `completed` atomically. With `{"completed": true|false}`, '
         "sets that value, so a retry is harmless. `completed_at` follows. " + CONDITIONAL,

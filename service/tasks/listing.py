@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from litestar import Request
 
-from service.http.problems import bad_parameter
+from service.http.field_errors import FieldError
 from service.tasks.schemas import Priority, Task, check_due, normalise_tag, storable
 from service.tasks.statements import SortKey, TaskQuery
 
@@ -128,25 +128,19 @@ def task_query(
     limit: int,
     cursor: str | None,
 ) -> TaskQuery:
-    """The list request's parameters, checked beyond their types; a bad one is a 400 naming it."""
+    """The list request's parameters, checked beyond their types; a bad one is a FieldError naming it."""
     for name, moment in (("due_before", due_before), ("due_after", due_after)):
         if moment is None:
             continue
         if moment.tzinfo is None:
-            raise bad_parameter(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z")
-        try:
-            check_due(moment)
-        except ValueError as exc:
-            raise bad_parameter(name, str(exc).partition(" - at ")[0]) from exc
+            raise FieldError(name, "needs a UTC offset (RFC 3339), e.g. 2026-11-30T17:00:00Z", "query")
+        check_due(moment, name, "query")
     search = search_terms(q) if q is not None else None
-    try:
-        tags = tuple(dict.fromkeys(normalise_tag(value, "$.tag") for value in tag)) if tag else None
-    except ValueError as exc:
-        raise bad_parameter("tag", str(exc).partition(" - at ")[0]) from exc
+    tags = tuple(dict.fromkeys(normalise_tag(value, "tag", "query") for value in tag)) if tag else None
     try:
         after = decode_cursor(sort, cursor) if cursor else None
     except BadCursor as exc:
-        raise bad_parameter("cursor", str(exc)) from exc
+        raise FieldError("cursor", str(exc), "query") from exc
     key, descending = split_sort(sort)
     return TaskQuery(
         completed=completed,

@@ -10,6 +10,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from service.http.field_errors import FieldError, Source
+
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
 TAGS_MAX = 10
@@ -23,7 +25,7 @@ TIME_ZONES = frozenset(resources.files("tzdata").joinpath("zones").read_text().s
 _NO_NUL = r"^[^\x00]*$"
 
 # The contract counts a title's or a tag's length after trimming, so ``_trimmed`` and
-# ``normalise_tag`` check it; the OpenAPI document states it as a pattern (service.openapi).
+# ``normalise_tag`` check it; the OpenAPI document states it as a pattern (service.tasks.openapi).
 Title = Annotated[
     str,
     Meta(
@@ -44,7 +46,6 @@ Description = Annotated[
 
 
 Priority = Literal["low", "medium", "high"]  # sorts in this order
-PRIORITIES: tuple[Priority, ...] = ("low", "medium", "high")  # also the sort order, low first
 
 Tag = Annotated[
     str,
@@ -66,6 +67,7 @@ Tags = Annotated[
 # Its date must also leave a day to Python's first and last (0001-01-01, 9999-12-31): asyncpg
 # stores those instants as -infinity and infinity, and an offset could carry one past them.
 DUE_DATES = (date(1, 1, 2), date(9999, 12, 30))
+DUE_RANGE = f"Expected a date from {DUE_DATES[0]} to {DUE_DATES[1]}"
 DUE_DATE_PATTERN = "^(?!0001-01-01|9999-12-31)"  # the same rule, for the OpenAPI document
 DueAt = Annotated[
     datetime,
@@ -78,21 +80,20 @@ def storable(moment: datetime) -> bool:
     return DUE_DATES[0] <= moment.date() <= DUE_DATES[1]
 
 
-def check_due(moment: datetime, where: str = "$.due_at") -> datetime:
+def check_due(moment: datetime, field: str = "due_at", source: Source = "body") -> datetime:
     if not storable(moment):
-        raise ValueError(f"Expected a date from {DUE_DATES[0]} to {DUE_DATES[1]} - at `{where}`")
+        raise FieldError(field, DUE_RANGE, source)
     return moment
 
 
-def normalise_tag(tag: str, where: str = "$.tags") -> str:
+def normalise_tag(tag: str, field: str = "tags", source: Source = "body") -> str:
     """A tag as stored: trimmed and lower-case, 1 to TAG_MAX characters."""
     normal = tag.strip().lower()
     if "\x00" in normal:  # a query's tag; a body's has been refused by its pattern already
-        raise ValueError(f"Expected each tag without NUL characters - at `{where}`")
+        raise FieldError(field, "Expected each tag without NUL characters", source)
     if not 1 <= len(normal) <= TAG_MAX:
-        raise ValueError(
-            f"Expected each tag to be 1 to {TAG_MAX} characters after trimming, got {len(normal)} - at `{where}`"
-        )
+        message = f"Expected each tag to be 1 to {TAG_MAX} characters after trimming, got {len(normal)}"
+        raise FieldError(field, message, source)
     return normal
 
 
@@ -103,16 +104,17 @@ def normalise_tags(tags: list[str]) -> list[str]:
 def _trimmed(title: str) -> str:
     stripped = title.strip()
     if not 1 <= len(stripped) <= TITLE_MAX:
-        # Phrased like msgspec's own errors, so the problem body names the field.
-        raise ValueError(
-            f"Expected `str` of 1 to {TITLE_MAX} characters after trimming surrounding white space, "
-            f"got {len(stripped)} - at `$.title`"
-        )
+        limits = f"Expected `str` of 1 to {TITLE_MAX} characters after trimming surrounding white space"
+        raise FieldError("title", f"{limits}, got {len(stripped)}")
     return stripped
 
 
 class _Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base of request bodies: unknown fields are an error, not silently dropped."""
+    """Base of request bodies: unknown fields are an error, not silently dropped.
+
+    A check in ``__post_init__`` raises a FieldError naming its field: msgspec hands it on
+    with where this Struct sits in the body (service.http.field_errors).
+    """
 
 
 class TaskCreate(_Input):
@@ -147,7 +149,7 @@ class TaskUpdate(_Input):
 
     def __post_init__(self) -> None:
         if all(getattr(self, field) is UNSET for field in self.__struct_fields__):
-            raise ValueError(f"give at least one of {', '.join(self.__struct_fields__)}")
+            raise FieldError(None, f"give at least one of {', '.join(self.__struct_fields__)}")
         if self.title is not UNSET:
             self.title = _trimmed(self.title)
         if self.tags is not UNSET:
