@@ -17,6 +17,9 @@ What this script asks, for each pin:
    default): an advisory fixed in the newer release would not be listed against ours. Within the grace
    period it is only a note, so a release published this morning does not break CI. A yanked pin and a pin
    the index does not have are findings.
+3. A pin behind past the grace period that another locked package's own requirement holds back (the
+   schemathesis we pin requires jsonschema-rs<0.61, say) is a note naming what holds it: make lock cannot
+   move it, and the finding belongs on the holder, which is audited like every pin.
 
 A pin that could not be looked up (timeout, DNS, an HTTP error other than that 404, a body that is not the
 expected JSON) is never skipped: it fails the audit.
@@ -39,6 +42,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
 
 DEFAULT_INDEX_URL = "https://pypi.org/pypi"
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", re.MULTILINE)
@@ -75,6 +81,8 @@ class Result:
     state: str = NOT_AUDITED
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)  # the pinned version's requirements, where known
+    behind: tuple[str, str] | None = None  # (latest, why) of a pin behind past the grace period
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,7 @@ def audit_version(document: object, url: str, result: Result) -> None:
     top = mapping(document, url)
     info = mapping(top.get("info"), f"{url}: info")
     result.findings += [f"advisory {line}" for line in advisories(top, url)]
+    result.requires = strings(info.get("requires_dist"))
     if info.get("yanked"):
         result.findings.append(f"yanked: {text(info.get('yanked_reason')) or 'no reason given'}")
     result.state = PER_VERSION
@@ -224,6 +233,7 @@ def audit_project(pin: Pin, document: object, url: str, options: Options, result
         result.findings.append(f"yanked: {reason or 'no reason given'}")
     if pin.version == latest:
         result.state = AT_LATEST
+        result.requires = strings(mapping(top.get("info"), f"{url}: info").get("requires_dist"))
         return
 
     latest_upload = first_upload(sequence(releases.get(latest, []), f"{url}: releases[{latest}]"), url)
@@ -243,7 +253,7 @@ def audit_project(pin: Pin, document: object, url: str, options: Options, result
     days = f"{age.days} day{'' if age.days == 1 else 's'} ago"
     if age > options.grace:
         result.state = PAST_GRACE
-        result.findings.append(f"pinned {pin.version}, latest {latest} released {days}: run make lock")
+        result.behind = (latest, f"pinned {pin.version}, latest {latest} released {days}")
     else:
         result.state = WITHIN_GRACE
         result.notes.append(f"pinned {pin.version}, latest {latest} released {days} (within the grace period)")
@@ -269,6 +279,38 @@ def audit(pin: Pin, options: Options) -> Result:
         result.state = NOT_AUDITED
         result.findings.append(f"could not audit {pin}: {error}")
     return result
+
+
+def holders(pin: Pin, latest: str, results: Sequence[Result]) -> list[str]:
+    """The locked packages whose own requirements exclude ``latest`` of ``pin``: what holds the pin back."""
+    try:
+        newest = Version(latest)
+    except InvalidVersion:
+        return []
+    found = []
+    for other in results:
+        for line in other.requires:
+            try:
+                requirement = Requirement(line)
+                applies = requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+            except (InvalidRequirement, ValueError):
+                continue
+            if applies and canonical(requirement.name) == pin.name and newest not in requirement.specifier:
+                found.append(f"{other.pin} ({requirement})")
+    return found
+
+
+def judge_the_pins_behind(results: Sequence[Result]) -> None:
+    """A pin behind past the grace period is a finding, unless another locked package holds it back."""
+    for result in results:
+        if result.behind is None:
+            continue
+        latest, why = result.behind
+        held_by = holders(result.pin, latest, results)
+        if held_by:
+            result.notes.append(f"{why}; held back by {', '.join(held_by)}, which make lock cannot change")
+        else:
+            result.findings.append(f"{why}: run make lock")
 
 
 def summary(results: Sequence[Result], files: int, grace_days: int) -> str:
@@ -325,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         results = list(pool.map(lambda pin: audit(pin, options), pins))
+    judge_the_pins_behind(results)
     for result in results:
         for line in result.findings:
             print(line if line.startswith("could not audit") else f"finding: {result.pin}: {line}")

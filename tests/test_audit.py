@@ -213,6 +213,25 @@ def test_a_pin_behind_past_the_grace_period_fails(
         assert "note: pkg==1.0: pinned 1.0, latest 1.1 released 30 days ago (within the grace period)" in result.stdout
 
 
+def test_a_pin_another_locked_package_holds_back_is_a_note(index: Index, tmp_path: Path) -> None:
+    index.project("pkg", project("1.1", {"1.0": release(90), "1.1": release(30)}))
+    holder = project("2.0", {"2.0": release(60)})
+    holder["info"] = {"version": "2.0", "requires_dist": ["pkg<1.1,>=1.0", "other; extra == 'docs'"]}
+    index.project("holder", holder)
+
+    result = audit(index, tmp_path, "pkg==1.0\nholder==2.0\n")
+
+    assert result.returncode == 0, result.stdout
+    assert (
+        "note: pkg==1.0: pinned 1.0, latest 1.1 released 30 days ago; held back by holder==2.0 (pkg<1.1,>=1.0), "
+        "which make lock cannot change" in result.stdout.splitlines()
+    )
+    # A requirement that admits the latest release holds nothing back: the pin is a finding again.
+    holder["info"] = {"version": "2.0", "requires_dist": ["pkg>=1.0"]}
+    index.project("holder", holder)
+    assert audit(index, tmp_path, "pkg==1.0\nholder==2.0\n").returncode == 1
+
+
 def test_a_pin_behind_within_the_grace_period_is_a_note(index: Index, tmp_path: Path) -> None:
     index.project("pkg", project("1.1", {"1.0": release(90), "1.1": release(3)}))
     index.project("idna", project("3.20", {"3.20": release(60)}))
