@@ -54,7 +54,7 @@ from service.db import embedded, migrations
 from service.observability import logs
 
 CHUNK = int(os.environ.get("LAYERS_CHUNK", "96"))  # requests per sample
-CHUNKS = int(os.environ.get("LAYERS_CHUNKS", "30"))  # samples per variant and scenario
+CHUNKS = int(os.environ.get("LAYERS_CHUNKS", "40"))  # samples per variant and scenario
 IN_FLIGHT = 16
 SCENARIOS = ("list 20", "get one", "create", "toggle")
 
