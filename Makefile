@@ -83,8 +83,16 @@ loadtest: $(LOADTEST_STAMP) ## Locust against TARGET_URL (or a service it starts
 	LOADTEST_P95_READ_MS='$(LOADTEST_P95_READ_MS)' LOADTEST_P95_WRITE_MS='$(LOADTEST_P95_WRITE_MS)' \
 	LOADTEST_MAX_ERRORS='$(LOADTEST_MAX_ERRORS)' $(PY) -m loadtest.run
 
-# BENCH_ROUNDS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_ONLY: see bench/run.py and docs/benchmarks.md.
-bench: $(STAMP) ## wrk against the service and two reference points, one worker each (needs wrk)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --constraint requirements-dev.lock -e '.[dev,redis,bench]'
+	@touch $@
+
+# BENCH_ROUNDS, BENCH_DURATION, BENCH_CONNECTIONS, BENCH_ONLY, BENCH_SERVERS...: see bench/run.py and docs/benchmarks.md.
+bench: $(BENCH_STAMP) ## wrk against the service and its reference points under uvicorn and Granian (installs wrk as root)
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m bench.run
 
 lock: ## re-pin every dependency after changing pyproject.toml: requirements.lock (the image), requirements-dev.lock (make)

@@ -1,26 +1,54 @@
 """Reference points, served by the same uvicorn settings as the service.
 
 - ``noop``: what uvicorn and Litestar alone can do: a route that returns a constant.
-- ``bare``: what our stack can do at best: the service's own list SQL through an asyncpg
-  pool, with no authentication, validation, DI or logging, the rows encoded as they come.
+- ``bare``: what our stack can do at best, one handler per service scenario, on the service's
+  paths: the service's own SQL for that endpoint through an asyncpg pool with the service's pool
+  options, and nothing else: no authentication, validation, dependency injection or logging, the
+  rows encoded as they come. The SQL text is read from ``sql/tasks.sql`` here, with a few lines
+  of our own, so the bench does not lean on the service's loader.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
-from litestar import Litestar, get
+import msgspec
+from litestar import Litestar, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from service.config import load_settings
 from service.db.pool import pool_options
-from service.tasks.statements import TaskQuery, list_statement
 
-DEFAULT_PAGE = TaskQuery()  # what GET /tasks without parameters asks for
+SQL_FILE = Path(__file__).resolve().parent.parent / "sql" / "tasks.sql"
+_NAME = re.compile(r"^--\s*name:\s*(\w+)")
+PAGE = 100  # GET /tasks without parameters: the default page, and one more row to tell whether another follows
+QUOTA = 10_000  # the service's default MAX_TASKS_PER_USER
+
+
+def named_statements(text: str) -> dict[str, str]:
+    """Each ``-- name: <name>`` block of ``text``: its lines up to the next name line, less whole-line comments."""
+    statements: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for line in text.splitlines():
+        if match := _NAME.match(line):
+            lines = statements[match[1]] = []
+        elif not line.lstrip().startswith("--"):
+            lines.append(line)
+    return {name: "\n".join(body).strip().rstrip(";").strip() for name, body in statements.items()}
+
+
+SQL = named_statements(SQL_FILE.read_text(encoding="utf-8"))
+# What the service sends for GET /tasks without parameters: newest first, one page (+1).
+LIST_SQL = "\n".join(
+    (SQL["list_tasks"], SQL["order_created_at"].format(dir="DESC"), SQL["page_limit"].replace("$1", "$2"))
+)
 
 
 @get("/noop", sync_to_thread=False)
@@ -32,11 +60,73 @@ def noop_app() -> Litestar:
     return Litestar(route_handlers=[noop], openapi_config=None, logging_config=None)
 
 
-@get("/bare/{user_id:str}/tasks")
+TASKS = "/api/{user_id:str}/tasks"
+TASK = "/api/{user_id:str}/tasks/{task_id:str}"
+
+
+def _task(row: asyncpg.Record | None) -> dict[str, Any]:
+    if row is None:
+        raise NotFoundException()
+    return dict(row)
+
+
+@get(TASKS)
 async def bare_list(state: State, user_id: FromPath[str]) -> list[dict[str, Any]]:
-    sql, args = list_statement(user_id, DEFAULT_PAGE)
-    rows = await state.pool.fetch(sql, *args)
+    rows = await state.pool.fetch(LIST_SQL, user_id, PAGE + 1)
     return [dict(row) for row in rows]
+
+
+@get(TASK)
+async def bare_get(state: State, user_id: FromPath[str], task_id: FromPath[str]) -> dict[str, Any]:
+    return _task(await state.pool.fetchrow(SQL["get_task"], user_id, task_id))
+
+
+@post(TASKS)
+async def bare_create(request: Request[Any, Any, Any], state: State, user_id: FromPath[str]) -> dict[str, Any]:
+    body = msgspec.json.decode(await request.body())
+    row = await state.pool.fetchrow(
+        SQL["create_task"],
+        user_id,
+        body["title"],
+        body.get("description"),
+        body.get("priority", "medium"),
+        body.get("tags", []),
+        None,
+        QUOTA,
+    )
+    return _task(row)
+
+
+@put(TASK)
+async def bare_replace(
+    request: Request[Any, Any, Any], state: State, user_id: FromPath[str], task_id: FromPath[str]
+) -> dict[str, Any]:
+    body = msgspec.json.decode(await request.body())
+    row = await state.pool.fetchrow(
+        SQL["replace_task"],
+        user_id,
+        task_id,
+        body["title"],
+        body.get("description"),
+        body.get("priority", "medium"),
+        body.get("tags", []),
+        None,
+        None,
+        body.get("completed"),
+    )
+    return _task(row)
+
+
+@patch(TASK + "/complete")
+async def bare_toggle(state: State, user_id: FromPath[str], task_id: FromPath[str]) -> dict[str, Any]:
+    return _task(await state.pool.fetchrow(SQL["toggle_task"], user_id, task_id, None))
+
+
+@delete(TASK)
+async def bare_delete(state: State, user_id: FromPath[str], task_id: FromPath[str]) -> Response[None]:
+    if await state.pool.fetchval(SQL["delete_task"], user_id, task_id, None) is None:
+        raise NotFoundException()
+    return Response(None, status_code=204)
 
 
 @asynccontextmanager
@@ -50,4 +140,9 @@ async def _pool(app: Litestar) -> AsyncIterator[None]:
 
 
 def bare_app() -> Litestar:
-    return Litestar(route_handlers=[bare_list], lifespan=[_pool], openapi_config=None, logging_config=None)
+    return Litestar(
+        route_handlers=[bare_list, bare_get, bare_create, bare_replace, bare_toggle, bare_delete],
+        lifespan=[_pool],
+        openapi_config=None,
+        logging_config=None,
+    )

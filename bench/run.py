@@ -1,229 +1,329 @@
-"""Benchmark the service with wrk against two reference points, all in one run on one machine.
+"""Benchmark the service with wrk against reference points, all in one run on one machine.
 
     make bench                       # or: python -m bench.run
-    BENCH_DURATION=20 BENCH_CONNECTIONS=64 make bench
+    BENCH_ONLY="list 20,get one" BENCH_SERVERS=uvicorn make bench
 
-Three servers (one uvicorn worker each, uvloop, httptools) share one embedded PostgreSQL
-seeded with USERS users of TASKS tasks each: a no-op route, a bare handler running the list
-SQL, and the service. wrk (two threads) loads one at a time; the targets alternate over
-BENCH_ROUNDS rounds and each row reports medians, so a noisy neighbour skews all alike.
-Results are printed as a Markdown table and written to .bench/latest.md.
+Each app runs as one worker under uvicorn and under Granian (bench.servers), all sharing one
+embedded PostgreSQL seeded with USERS users of TASKS tasks each:
+
+- noop: a Litestar route returning a constant;
+- bare: one Litestar + asyncpg handler per scenario running the service's SQL, nothing else;
+- service: the service as shipped (and, under uvicorn, once more without its access log);
+- fastapi+sqlmodel: the original design, FastAPI + SQLModel + PyJWT (the ``bench`` extra).
+
+wrk (two threads) loads one row at a time; the rows run in a new order each round and each
+reports medians over BENCH_ROUNDS rounds, so a noisy neighbour skews all alike. Results, the
+targets with PASS or FAIL and the servers' HTTP limits are printed as Markdown and written to
+.bench/latest.md.
+
+Selecting rows: BENCH_ONLY (scenario names), BENCH_TARGETS (target names), BENCH_SERVERS
+(uvicorn, granian), each a comma-separated list; BENCH_LIMITS=0 skips the HTTP limit probes.
+BENCH_SYNCHRONOUS_COMMIT=on makes every commit wait for the disk, as in production.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import importlib.util
 import os
 import random
 import secrets
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, cast
+from typing import Any, cast
 from urllib.parse import urlencode
 
-import asyncpg
-import httpx
+import jwt
 import msgspec
 import psutil
+import psycopg
 
-from service.config import Settings, load_settings
+from bench import limits, report, servers, wrk
+from bench.report import BARE, NOOP, QUIET, REPLICA, SERVICE, Result
+from bench.wrk import Request, Sequence
+from service.config import Settings
 from service.db import embedded, migrations
-from service.db.urls import asyncpg_dsn
-from service.http.auth import issue_token
 from service.tasks import listing
 from service.tasks.schemas import Task
-from tests.support.server import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / ".bench"
+OUT = servers.ROOT / ".bench"
 USERS = 200
 TASKS = 20
+PUT_TASKS = 5
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
-THREADS = 2
-# BENCH_ONLY="list 20,get one" runs those service scenarios only (the references always run).
-ONLY = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()]
-
-# What wrk runs: a table of ready-made requests, one picked at random per call, and a
-# JSON summary at the end. Requests are formatted once per thread, not per call.
-LUA = """
-local specs = %(specs)s
-local reqs = {}
-function init(args)
-  for i, s in ipairs(specs) do
-    for n = 1, s.weight do
-      reqs[#reqs + 1] = wrk.format(s.method, s.path, s.headers, s.body)
-    end
-  end
-end
-function request()
-  return reqs[math.random(#reqs)]
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests": %%d, "duration_us": %%d, "errors": %%d, "status_errors": %%d, ' ..
-    '"p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d}\\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
+HIGH_CONNECTIONS = int(os.environ.get("BENCH_HIGH_CONNECTIONS", "64"))
+DELETE_GUESS = 5000  # requests/s a delete row is assumed able to reach, at least
+# Whether a commit waits for the WAL to reach the disk. Off by default: the bench prices the
+# request path, and on a shared VM's disk a flush now and then stalls every write for tens or
+# hundreds of milliseconds, whatever the app. "on" measures writes as production commits them.
+SYNCHRONOUS_COMMIT = os.environ.get("BENCH_SYNCHRONOUS_COMMIT", "off")
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: str | None = None
-    weight: int = 1
+def _listed(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-@dataclass
-class Result:
-    target: str
-    scenario: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    server_cpu: float
-    wrk_cpu: float
-    cpu_us_per_request: float
-
-
-def lua_value(value: object) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"[{json.dumps(k)}] = {lua_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "{" + ", ".join(lua_value(v) for v in value) + "}"
-    return json.dumps(value)
-
+ONLY = _listed("BENCH_ONLY")
+TARGETS = _listed("BENCH_TARGETS")
+SERVERS = _listed("BENCH_SERVERS") or list(servers.SERVERS)
+LIMITS = os.environ.get("BENCH_LIMITS", "1") != "0"
 
 FILTERED = {"completed": "false", "tag": "work", "sort": "-due_at", "limit": "5"}
+LISTED = [f"bench-{u}" for u in range(1, USERS + 1)]  # list, get, toggle
+REPLACED = [f"bench-put-{u}" for u in range(1, USERS + 1)]  # replace: changes what the filtered list shows
+CREATORS = [f"bench-new-{u}" for u in range(USERS)]  # create; their tasks go after each row
+DELETED = [f"bench-del-{u}" for u in range(USERS)]  # delete: rows made for each row, the rest removed after
 
 
-async def seed(database_url: str) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """USERS users with TASKS tasks each; returns their task ids, and for each user the cursor
-    of the first page of the FILTERED list."""
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await connection.execute("TRUNCATE tasks")
-        await connection.execute(
-            """
-            INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
-            SELECT 'bench-' || u, 'task ' || t, CASE WHEN t % 2 = 0 THEN 'some words about it' END,
-                   (ARRAY['low', 'medium', 'high']::task_priority[])[1 + t % 3],
-                   CASE WHEN t % 2 = 0 THEN ARRAY['work'] ELSE ARRAY['home', 'errands'] END,
-                   CASE WHEN t % 4 <> 0 THEN now() + t * interval '1 hour' END
-            FROM generate_series(1, $1) AS u, generate_series(1, $2) AS t
-            """,
-            USERS,
-            TASKS,
-        )
-        await connection.execute("VACUUM ANALYZE tasks")
-        rows = await connection.fetch("SELECT user_id, id::text FROM tasks")
-        ends = await connection.fetch(
-            """
-            SELECT DISTINCT ON (user_id) user_id, due_at, id
-            FROM (SELECT user_id, due_at, id, row_number() OVER (
-                      PARTITION BY user_id ORDER BY coalesce(due_at, 'infinity') DESC, id DESC) AS n
-                  FROM tasks WHERE NOT completed AND tags @> '{work}') AS page
-            WHERE n = 5
-            """
-        )
-    finally:
-        await connection.close()
+def seed(db: psycopg.Connection[Any]) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
+    """The listed users' task ids, the replaced users' task ids, and for each listed user the
+    cursor of the first page of the FILTERED list."""
+    if SYNCHRONOUS_COMMIT not in ("on", "off"):
+        raise ValueError("BENCH_SYNCHRONOUS_COMMIT must be on or off")
+    db.execute(f"ALTER SYSTEM SET synchronous_commit = {SYNCHRONOUS_COMMIT}")  # for every connection after
+    db.execute("SELECT pg_reload_conf()")
+    db.execute("TRUNCATE tasks")
+    db.execute(
+        """
+        INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
+        SELECT 'bench-' || u, 'task ' || t, CASE WHEN t %% 2 = 0 THEN 'some words about it' END,
+               (ARRAY['low', 'medium', 'high']::task_priority[])[1 + t %% 3],
+               CASE WHEN t %% 2 = 0 THEN ARRAY['work'] ELSE ARRAY['home', 'errands'] END,
+               CASE WHEN t %% 4 <> 0 THEN now() + t * interval '1 hour' END
+        FROM generate_series(1, %s) AS u, generate_series(1, %s) AS t
+        """,
+        (USERS, TASKS),
+    )
+    db.execute(
+        """
+        INSERT INTO tasks (user_id, title)
+        SELECT 'bench-put-' || u, 'task ' || t FROM generate_series(1, %s) AS u, generate_series(1, %s) AS t
+        """,
+        (USERS, PUT_TASKS),
+    )
+    db.execute("VACUUM ANALYZE tasks")
     ids: dict[str, list[str]] = {}
-    for row in rows:
-        ids.setdefault(row["user_id"], []).append(row["id"])
+    for user_id, task_id in db.execute("SELECT user_id, id::text FROM tasks ORDER BY user_id, id").fetchall():
+        ids.setdefault(user_id, []).append(task_id)
+    ends = db.execute(
+        """
+        SELECT DISTINCT ON (user_id) user_id, due_at, id
+        FROM (SELECT user_id, due_at, id, row_number() OVER (
+                  PARTITION BY user_id ORDER BY coalesce(due_at, 'infinity') DESC, id DESC) AS n
+              FROM tasks WHERE user_id = any(%s) AND NOT completed AND tags @> '{work}') AS page
+        WHERE n = 5
+        """,
+        (LISTED,),
+    ).fetchall()
     sort: listing.Sort = "-due_at"
     cursors = {
-        row["user_id"]: listing.encode_cursor(sort, cast(Task, SimpleNamespace(due_at=row["due_at"], id=row["id"])))
-        for row in ends
+        user_id: listing.encode_cursor(sort, cast(Task, SimpleNamespace(due_at=due_at, id=task_id)))
+        for user_id, due_at, task_id in ends
     }
-    return ids, cursors
+    return {u: ids[u] for u in LISTED}, {u: ids[u] for u in REPLACED}, cursors
 
 
-def scenarios(ids: dict[str, list[str]], cursors: dict[str, str], secret: str) -> dict[str, list[Request]]:
-    settings = msgspec.structs.replace(load_settings(environ={}, env_file=os.devnull), better_auth_secret=secret)
+@dataclass
+class Scenario:
+    name: str
+    requests: list[Request] = field(default_factory=list)
+    # For a scenario whose requests can each be sent only once: rows to make for about this
+    # many requests, and the requests; ``clear`` users lose their tasks after each run.
+    make: Callable[[int], Sequence] | None = None
+    clear: list[str] = field(default_factory=list)
+
+
+def token(secret: str, user: str) -> dict[str, str]:
+    """An HS256 token as Better Auth signs it, valid for longer than any run."""
+    now = int(time.time())
+    claims = {"sub": user, "iat": now, "exp": now + 6 * 3600}
+    return {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
+
+
+def scenarios(
+    db: psycopg.Connection[Any],
+    ids: dict[str, list[str]],
+    replaced: dict[str, list[str]],
+    cursors: dict[str, str],
+    secret: str,
+) -> dict[str, Scenario]:
+    tokens = {user: token(secret, user) for user in [*LISTED, *REPLACED, *CREATORS, *DELETED]}
     json_headers = {"Content-Type": "application/json"}
-
-    def auth(user: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(settings, user, ttl_seconds=3600)}"}
-
-    users = sorted(ids)
-    tokens = {user: auth(user) for user in users}
-    creators = {f"bench-new-{n}": auth(f"bench-new-{n}") for n in range(USERS)}
-    lists = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in users]
+    lists = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in LISTED]
     # The second page of a filtered list sorted by due date.
     filtered = [
-        Request("GET", f"/api/{u}/tasks?{urlencode({**FILTERED, 'cursor': cursors[u]})}", tokens[u]) for u in users
+        Request("GET", f"/api/{u}/tasks?{urlencode({**FILTERED, 'cursor': cursors[u]})}", tokens[u]) for u in LISTED
     ]
-    gets = [Request("GET", f"/api/{u}/tasks/{ids[u][n % TASKS]}", tokens[u]) for n, u in enumerate(users)]
+    gets = [Request("GET", f"/api/{u}/tasks/{ids[u][n % TASKS]}", tokens[u]) for n, u in enumerate(LISTED)]
     toggles = [
-        Request("PATCH", f"/api/{u}/tasks/{ids[u][-1 - n % TASKS]}/complete", tokens[u]) for n, u in enumerate(users)
+        Request("PATCH", f"/api/{u}/tasks/{ids[u][-1 - n % TASKS]}/complete", tokens[u]) for n, u in enumerate(LISTED)
     ]
     creates = [
-        Request("POST", f"/api/{u}/tasks", {**h, **json_headers}, '{"title": "bench task", "description": null}')
-        for u, h in creators.items()
+        Request(
+            "POST", f"/api/{u}/tasks", {**tokens[u], **json_headers}, '{"title": "bench task", "description": null}'
+        )
+        for u in CREATORS
     ]
+    # Each replace a new title ({n}: a counter in wrk), so every one is a real change.
+    replaces = [
+        Request(
+            "PUT",
+            f"/api/{u}/tasks/{task_id}",
+            {**tokens[u], **json_headers},
+            '{"title": "bench task {n}", "description": "replaced"}',
+        )
+        for u in REPLACED
+        for task_id in replaced[u]
+    ]
+
+    def deletes(count: int) -> Sequence:
+        rows = db.execute(
+            """
+            INSERT INTO tasks (user_id, title)
+            SELECT (%s::text[])[1 + n %% %s], 'to delete' FROM generate_series(1, %s) AS n
+            RETURNING user_id, id::text
+            """,
+            (DELETED, USERS, count),
+        ).fetchall()
+        index = {user: k for k, user in enumerate(DELETED, start=1)}
+        return Sequence(
+            "DELETE", [tokens[u] for u in DELETED], [(index[u], f"/api/{u}/tasks/{task_id}") for u, task_id in rows]
+        )
 
     def weighted(requests: list[Request], weight: int) -> list[Request]:
         return [Request(r.method, r.path, r.headers, r.body, weight) for r in requests]
 
-    return {
-        "list 20": lists,
-        "list filtered": filtered,
-        "get one": gets,
-        "create": creates,
-        "toggle": toggles,
-        "mixed": weighted(lists, 14) + weighted(gets, 3) + weighted(toggles, 2) + weighted(creates, 1),
-    }
-
-
-def wrk(base: str, requests: list[Request], seconds: int) -> dict[str, int]:
-    """Run wrk and return its summary."""
-    specs = [
-        {"method": r.method, "path": r.path, "headers": r.headers, "body": r.body, "weight": r.weight} for r in requests
+    found = [
+        Scenario("noop", [Request("GET", "/noop", {})]),
+        Scenario("list 20", lists),
+        Scenario("list filtered", filtered),
+        Scenario("get one", gets),
+        Scenario("create", creates, clear=CREATORS),
+        Scenario("toggle", toggles),
+        Scenario("replace", replaces),
+        Scenario("delete", make=deletes, clear=DELETED),
+        Scenario(
+            "mixed",
+            weighted(lists, 14) + weighted(gets, 3) + weighted(toggles, 2) + weighted(creates, 1),
+            clear=CREATORS,
+        ),
     ]
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:  # wrk wants a path
-        script.write(LUA % {"specs": lua_value(specs)})
-    try:
-        command = [
-            "wrk",
-            f"-t{THREADS}",
-            f"-c{CONNECTIONS}",
-            f"-d{seconds}s",
-            "--timeout",
-            "5s",
-            "-s",
-            script.name,
-            base,
-        ]
-        output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
-    finally:
-        os.unlink(script.name)
-    line = next((line for line in output.splitlines() if line.startswith("BENCH ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk failed:\n{output}")
-    summary: dict[str, int] = json.loads(line[len("BENCH ") :])
-    return summary
+    return {s.name: s for s in found}
+
+
+# What each target serves: its scenarios, and with how many connections.
+PLAN: dict[str, list[tuple[str, int]]] = {
+    NOOP: [("noop", CONNECTIONS)],
+    BARE: [
+        *((name, CONNECTIONS) for name in ("list 20", "get one", "create", "toggle", "replace", "delete")),
+        ("list 20", HIGH_CONNECTIONS),
+    ],
+    SERVICE: [
+        *(
+            (name, CONNECTIONS)
+            for name in ("list 20", "list filtered", "get one", "create", "toggle", "replace", "delete", "mixed")
+        ),
+        ("list 20", HIGH_CONNECTIONS),
+    ],
+    QUIET: [("list 20", CONNECTIONS)],
+    REPLICA: [(name, CONNECTIONS) for name in ("list 20", "get one", "create", "toggle", "replace", "delete")],
+}
+APPS = {
+    NOOP: ("bench.reference:noop_app", "/noop"),
+    BARE: ("bench.reference:bare_app", "/api/bench-1/tasks"),
+    SERVICE: (servers.SERVICE, "/health/ready"),
+    QUIET: (servers.SERVICE, "/health/ready"),
+    REPLICA: ("bench.fastapi_sqlmodel:create_app", "/docs"),
+}
+
+
+@dataclass
+class Row:
+    server: servers.Server
+    target: str
+    scenario: Scenario
+    connections: int
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.server.kind, self.target, self.scenario.name, self.connections)
+
+
+def available(kind_or_target: str) -> str | None:
+    """Why a server or target cannot run here, or None."""
+    if kind_or_target == "granian" and importlib.util.find_spec("granian") is None:
+        return "granian is not installed (make bench installs the bench extra)"
+    if kind_or_target == REPLICA and any(importlib.util.find_spec(m) is None for m in ("fastapi", "sqlmodel")):
+        return "fastapi and sqlmodel are not installed (make bench installs the bench extra)"
+    return None
+
+
+def wanted(kind: str, target: str, scenario: str) -> bool:
+    if kind not in SERVERS or (TARGETS and target not in TARGETS):
+        return False
+    if target == QUIET and kind != "uvicorn":  # the access log costs the same under either server
+        return False
+    return target == NOOP or not ONLY or scenario in ONLY
+
+
+class Bench:
+    def __init__(self, db: psycopg.Connection[Any]):
+        self.db = db
+        self.rates: dict[tuple[str, str, str, int], float] = {}  # the latest requests/s of each row
+
+    def load(self, row: Row, seconds: int) -> dict[str, int]:
+        """Run wrk on one row for ``seconds``, making and clearing what the scenario needs."""
+        scenario = row.scenario
+        load: list[Request] | Sequence = scenario.requests
+        if scenario.make is not None:
+            # Enough rows for the fastest this row has gone, or could go: a run that ran out
+            # would answer 404s, counted as errors. Leftovers are cleared after the run.
+            rate = max(DELETE_GUESS, self.rates.get(row.key, 0.0))
+            load = scenario.make(int(rate * (seconds + 1) * 1.5))
+        try:
+            summary = wrk.run(row.server.base, load, seconds, row.connections)
+        finally:
+            if scenario.clear:
+                self.db.execute("DELETE FROM tasks WHERE user_id = any(%s)", (scenario.clear,))
+                self.db.execute("VACUUM tasks")
+        self.rates[row.key] = max(self.rates.get(row.key, 0.0), summary["requests"] / (summary["duration_us"] / 1e6))
+        return summary
+
+    def measure(self, row: Row) -> Result:
+        wrk_before = children_cpu()
+        cpu_before, started = row.server.cpu_seconds(), time.monotonic()
+        summary = self.load(row, DURATION)
+        wall = time.monotonic() - started
+        server_seconds = row.server.cpu_seconds() - cpu_before
+        result = Result(
+            server=row.server.kind,
+            target=row.target,
+            scenario=row.scenario.name,
+            connections=row.connections,
+            rps=summary["requests"] / (summary["duration_us"] / 1e6),
+            p50_ms=summary["p50_us"] / 1000,
+            p99_ms=summary["p99_us"] / 1000,
+            errors=summary["errors"] + summary["status_errors"],
+            server_cpu=server_seconds / wall,
+            wrk_cpu=(children_cpu() - wrk_before) / wall,
+            cpu_us_per_request=server_seconds / summary["requests"] * 1e6,
+        )
+        print(
+            f"  {result.server:7} {result.target:22} {result.scenario:13} c{result.connections:<3} "
+            f"{result.rps:7.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
+            f"errors {result.errors}  cpu server {result.server_cpu:.0%} wrk {result.wrk_cpu:.0%}  "
+            f"{result.cpu_us_per_request:.0f} us cpu/req",
+            flush=True,
+        )
+        return result
 
 
 def children_cpu() -> float:
@@ -231,127 +331,14 @@ def children_cpu() -> float:
     return usage.children_user + usage.children_system
 
 
-@contextmanager
-def server(command: list[str], env: dict[str, str], ready_path: str) -> Iterator[tuple[str, psutil.Process]]:
-    port = free_port()
-    # Logs go to a file: a pipe nobody reads would fill up and stall the server.
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, env={**env, "PORT": str(port)}, cwd=ROOT, stdout=log, stderr=log)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base + ready_path, process, log)
-            yield base, psutil.Process(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            log.seek(0)
-            raise RuntimeError(f"{process.args!r} did not start: {log.read().decode()[-2000:]}")
-        time.sleep(0.2)
-
-
-def measure(target: str, name: str, base: str, proc: psutil.Process, requests: list[Request]) -> Result:
-    cpu_before, wrk_before, started = proc.cpu_times(), children_cpu(), time.monotonic()
-    summary = wrk(base, requests, DURATION)
-    wall = time.monotonic() - started
-    cpu_after, wrk_after = proc.cpu_times(), children_cpu()
-    server_seconds = cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system
-    server_cpu = server_seconds / wall
-    result = Result(
-        target=target,
-        scenario=name,
-        rps=summary["requests"] / (summary["duration_us"] / 1e6),
-        p50_ms=summary["p50_us"] / 1000,
-        p99_ms=summary["p99_us"] / 1000,
-        errors=summary["errors"] + summary["status_errors"],
-        server_cpu=server_cpu,
-        wrk_cpu=(wrk_after - wrk_before) / wall,
-        cpu_us_per_request=server_seconds / summary["requests"] * 1e6,
-    )
-    print(
-        f"  {target:8} {name:8} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
-        f"  errors {result.errors}  cpu server {result.server_cpu:.0%} wrk {result.wrk_cpu:.0%}"
-        f"  {result.cpu_us_per_request:.0f} us cpu/req",
-        flush=True,
-    )
-    return result
-
-
 def machine() -> str:
     memory = psutil.virtual_memory().total / 2**30
     return f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {sys.version.split()[0]}, {sys.platform}"
 
 
-def report(results: list[Result], rss_mb: float) -> str:
-    by = {(r.target, r.scenario): r for r in results}
-    bare = by[("bare", "list 20")]
-    lines = [
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; "
-        f"wrk -t{THREADS} -c{CONNECTIONS}; medians of {ROUNDS} rounds of {DURATION} s per row, targets "
-        f"alternating, after {WARMUP} s of warm-up each; "
-        f"{USERS} users with {TASKS} tasks each.",
-        "",
-        "| target | scenario | requests/s | p50 ms | p99 ms | p99/p50 | errors "
-        "| server CPU | µs CPU/request | wrk CPU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.target} | {r.scenario} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
-            f"{r.p99_ms / r.p50_ms:.1f} | {r.errors} | {r.server_cpu:.0%} | {r.cpu_us_per_request:.0f} | "
-            f"{r.wrk_cpu:.0%} |"
-        )
-    service_list = by[("service", "list 20")]
-    lines += [
-        "",
-        f"- Authenticated list as a fraction of the bare handler: **{service_list.rps / bare.rps:.0%}** "
-        f"({service_list.rps:,.0f} / {bare.rps:,.0f} requests/s); by server CPU per request: "
-        f"**{bare.cpu_us_per_request / service_list.cpu_us_per_request:.0%}**.",
-        f"- Service worker RSS after the run: **{rss_mb:.0f} MB**.",
-    ]
-    quiet = by.get(("service, no access log", "list 20"))
-    if quiet is not None:
-        lines.insert(
-            -1,
-            f"- The access log costs {service_list.cpu_us_per_request - quiet.cpu_us_per_request:.0f} µs of CPU "
-            f"per request ({quiet.rps:,.0f} requests/s without it, {service_list.rps / quiet.rps:.0%} with it).",
-        )
-    return "\n".join(lines) + "\n"
-
-
-def median_result(rounds: list[Result]) -> Result:
-    def mid(values: list[float]) -> float:
-        return statistics.median(values)
-
-    first = rounds[0]
-    return Result(
-        target=first.target,
-        scenario=first.scenario,
-        rps=mid([r.rps for r in rounds]),
-        p50_ms=mid([r.p50_ms for r in rounds]),
-        p99_ms=mid([r.p99_ms for r in rounds]),
-        errors=sum(r.errors for r in rounds),
-        server_cpu=mid([r.server_cpu for r in rounds]),
-        wrk_cpu=mid([r.wrk_cpu for r in rounds]),
-        cpu_us_per_request=mid([r.cpu_us_per_request for r in rounds]),
-    )
-
-
 def service_env(database_url: str, secret: str) -> dict[str, str]:
     """What the servers see: this environment's service settings (ACCESS_LOG=false, DB_...), our database."""
-    known = {field.encode_name for field in msgspec.structs.fields(Settings)}
+    known = {f.encode_name for f in msgspec.structs.fields(Settings)}
     return {
         # Each bench user sends ~10 requests a second: limit far above that, so the limiter's
         # cost is measured but it never refuses.
@@ -363,55 +350,91 @@ def service_env(database_url: str, secret: str) -> dict[str, str]:
     }
 
 
+def render(
+    results: list[Result], kinds: list[str], rss_mb: dict[str, float], probed: list[str], skipped: list[str]
+) -> str:
+    by = {r.key: r for r in results}
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; "
+        f"wrk -t{wrk.THREADS}; medians of {ROUNDS} rounds of {DURATION} s per row, rows in a new order "
+        f"each round, after {WARMUP} s of warm-up each; {USERS} users with {TASKS} tasks each; "
+        f"one worker per server; PostgreSQL synchronous_commit={SYNCHRONOUS_COMMIT}.",
+        *(f"Not run: {reason}." for reason in skipped),
+    ]
+    for kind in kinds:
+        rows = [r for r in results if r.server == kind]
+        if rows:
+            lines += ["", f"### {kind}", "", *report.results_table(rows)]
+    found = report.checks(by, kinds, CONNECTIONS, HIGH_CONNECTIONS, rss_mb)
+    lines += [
+        "",
+        "### Against the targets",
+        "",
+        "Ratios within one server's rows; CPU per request as bare's over the service's, so higher is better.",
+        "",
+        *report.checks_table(found, kinds),
+        "",
+        *report.summary(found, kinds),
+        *report.access_log_cost(by, CONNECTIONS),
+    ]
+    compared = report.servers_compared(by, results)
+    if compared:
+        lines += ["", "### Granian against uvicorn", "", *compared]
+    if probed:
+        lines += ["", "### HTTP limits (the service)", "", *probed]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (Debian/Ubuntu: sudo apt-get install wrk)", file=sys.stderr)
         return 2
+    skipped = [reason for name in (*SERVERS, REPLICA) if (reason := available(name))]
+    kinds = [kind for kind in servers.SERVERS if kind in SERVERS and available(kind) is None]
+    targets = [t for t in PLAN if not (t == REPLICA and available(REPLICA))]
     OUT.mkdir(exist_ok=True)
-    with embedded.temporary() as database_url, ExitStack() as servers:
+    with embedded.temporary() as database_url, ExitStack() as stack:
         migrations.apply(database_url)
-        ids, cursors = asyncio.run(seed(database_url))
+        db = stack.enter_context(psycopg.connect(database_url, autocommit=True))
+        ids, replaced, cursors = seed(db)
         secret = secrets.token_urlsafe(48)
         env = service_env(database_url, secret)
-        python = sys.executable
-        # All three stay up (an idle server costs nothing) so rounds can alternate between them.
-        noop = servers.enter_context(server([python, "-c", _UVICORN, "bench.reference:noop_app"], env, "/noop"))
-        bare = servers.enter_context(
-            server([python, "-c", _UVICORN, "bench.reference:bare_app"], env, "/bare/bench-1/tasks")
-        )
-        service = servers.enter_context(server([python, "-m", "service", "serve"], env, "/health/ready"))
-        quiet = servers.enter_context(
-            server([python, "-m", "service", "serve"], {**env, "ACCESS_LOG": "false"}, "/health/ready")
-        )
-        everything = scenarios(ids, cursors, secret)
-        plan = [
-            ("noop", "noop", noop, [Request("GET", "/noop", {})]),
-            ("bare", "list 20", bare, [Request("GET", f"/bare/{u}/tasks", {}) for u in sorted(ids)]),
-            ("service, no access log", "list 20", quiet, everything["list 20"]),
-            *(("service", name, service, requests) for name, requests in everything.items()),
-        ]
-        plan = [row for row in plan if not ONLY or not row[0].startswith("service") or row[1] in ONLY]
-        for _target, _name, (base, _proc), requests in plan:
-            wrk(base, requests, WARMUP)
-        rounds: dict[tuple[str, str], list[Result]] = {}
+        everything = scenarios(db, ids, replaced, cursors, secret)
+        rows: list[Row] = []
+        running: dict[tuple[str, str], servers.Server] = {}
+        # Every server stays up (an idle one costs nothing), so rounds can alternate between them.
+        for kind in kinds:
+            for target in targets:
+                plan = [(name, conns) for name, conns in PLAN[target] if wanted(kind, target, name)]
+                if not plan:
+                    continue
+                app, ready = APPS[target]
+                server_env = {**env, "ACCESS_LOG": "false"} if target == QUIET else env
+                running[(kind, target)] = server = stack.enter_context(servers.started(kind, app, server_env, ready))
+                rows += [Row(server, target, everything[name], conns) for name, conns in plan]
+        bench = Bench(db)
+        minutes = len(rows) * (WARMUP + ROUNDS * (DURATION + 1)) // 60 + 1
+        print(f"{len(rows)} rows, {ROUNDS} rounds of {DURATION} s: about {minutes} min", flush=True)
+        for row in rows:
+            bench.load(row, WARMUP)
+        rounds: dict[tuple[str, str, str, int], list[Result]] = {}
         order = random.Random(ROUNDS)  # a new order each round (no row always follows another), repeatable
         for number in range(1, ROUNDS + 1):
             print(f"round {number} of {ROUNDS}", flush=True)
-            for target, name, (base, proc), requests in order.sample(plan, len(plan)):
-                rounds.setdefault((target, name), []).append(measure(target, name, base, proc, requests))
-        rss_mb = service[1].memory_info().rss / 2**20
-    results = [median_result(rounds[(target, name)]) for target, name, _server, _requests in plan]
-    text = report(results, rss_mb)
+            for row in order.sample(rows, len(rows)):
+                rounds.setdefault(row.key, []).append(bench.measure(row))
+        rss_mb = {kind: server.worker_rss_mb() for (kind, target), server in running.items() if target == SERVICE}
+        probed: list[str] = []
+        bases = {kind: server.base for (kind, target), server in running.items() if target == SERVICE}
+        if LIMITS and bases:
+            print("probing HTTP limits", flush=True)
+            probed = limits.table(bases, limits.probe(bases, token(secret, LISTED[0])["Authorization"][7:]))
+    results = [report.median_result(rounds[row.key]) for row in rows]
+    text = render(results, kinds, rss_mb, probed, skipped)
     (OUT / "latest.md").write_text(text)
     print("\n" + text)
     return 0
 
-
-# The reference apps run under uvicorn exactly as `task-api serve` runs the service.
-_UVICORN = (
-    "import os, sys, uvicorn; uvicorn.run(sys.argv[1], factory=True, host='127.0.0.1', port=int(os.environ['PORT']),"
-    " loop='uvloop', http='httptools', access_log=False, log_level='warning', server_header=False)"
-)
 
 if __name__ == "__main__":
     sys.exit(main())

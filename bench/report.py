@@ -1,0 +1,209 @@
+"""The bench's results as Markdown: one table per server, the targets with PASS or FAIL, Granian against uvicorn."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+NOOP, BARE, SERVICE, QUIET, REPLICA = "noop", "bare", "service", "service, no access log", "fastapi+sqlmodel"
+
+# The service's scenarios measured against their bare handler, and the endpoints of the first
+# contract measured against the FastAPI + SQLModel replica of the original design.
+AGAINST_BARE = ("list 20", "get one", "create", "toggle")
+AGAINST_REPLICA = ("list 20", "get one", "create", "replace", "toggle", "delete")
+BARE_TARGET = 0.85
+REPLICA_TARGET = 5.0
+P99_TARGET = 2.0  # service p99 / bare p99, at the high connection count
+RSS_TARGET_MB = 100.0
+
+
+@dataclass
+class Result:
+    server: str  # uvicorn or granian
+    target: str
+    scenario: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    server_cpu: float
+    wrk_cpu: float
+    cpu_us_per_request: float
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.server, self.target, self.scenario, self.connections)
+
+
+def median_result(rounds: list[Result]) -> Result:
+    def mid(value: Callable[[Result], float]) -> float:
+        return statistics.median(value(r) for r in rounds)
+
+    first = rounds[0]
+    return Result(
+        server=first.server,
+        target=first.target,
+        scenario=first.scenario,
+        connections=first.connections,
+        rps=mid(lambda r: r.rps),
+        p50_ms=mid(lambda r: r.p50_ms),
+        p99_ms=mid(lambda r: r.p99_ms),
+        errors=sum(r.errors for r in rounds),
+        server_cpu=mid(lambda r: r.server_cpu),
+        wrk_cpu=mid(lambda r: r.wrk_cpu),
+        cpu_us_per_request=mid(lambda r: r.cpu_us_per_request),
+    )
+
+
+@dataclass
+class Check:
+    name: str
+    goal: str
+    values: dict[str, tuple[float, bool] | None]  # per server: the value and whether it meets the goal
+
+
+def results_table(results: list[Result]) -> list[str]:
+    lines = [
+        "| target | scenario | conns | requests/s | p50 ms | p99 ms | p99/p50 | errors "
+        "| server CPU | µs CPU/request | wrk CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.target} | {r.scenario} | {r.connections} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"{r.p99_ms / r.p50_ms:.1f} | {r.errors} | {r.server_cpu:.0%} | {r.cpu_us_per_request:.0f} | "
+            f"{r.wrk_cpu:.0%} |"
+        )
+    return lines
+
+
+def checks(
+    by: dict[tuple[str, str, str, int], Result], servers: list[str], low: int, high: int, rss_mb: dict[str, float]
+) -> list[Check]:
+    """Each target, for each server, from that server's rows."""
+
+    def quotient(server: str, a: tuple[str, str, int], b: tuple[str, str, int], field: str) -> float | None:
+        top, bottom = by.get((server, *a)), by.get((server, *b))
+        return None if top is None or bottom is None else float(getattr(top, field)) / float(getattr(bottom, field))
+
+    def check(name: str, goal: str, value: Callable[[str], float | None], passes: Callable[[float], bool]) -> Check:
+        values: dict[str, tuple[float, bool] | None] = {}
+        for server in servers:
+            v = value(server)
+            values[server] = None if v is None else (v, passes(v))
+        return Check(name, goal, values)
+
+    def at_least(goal: float) -> Callable[[float], bool]:
+        return lambda v: v >= goal
+
+    found: list[Check] = []
+    for scenario in AGAINST_BARE:
+        service, bare = (SERVICE, scenario, low), (BARE, scenario, low)
+        found += [
+            check(
+                f"{scenario}: service / bare, requests/s",
+                f"≥ {BARE_TARGET:.2f}",
+                partial(quotient, a=service, b=bare, field="rps"),
+                at_least(BARE_TARGET),
+            ),
+            check(
+                f"{scenario}: bare / service, CPU per request",
+                f"≥ {BARE_TARGET:.2f}",
+                partial(quotient, a=bare, b=service, field="cpu_us_per_request"),
+                at_least(BARE_TARGET),
+            ),
+        ]
+    for scenario in AGAINST_REPLICA:
+        service, replica = (SERVICE, scenario, low), (REPLICA, scenario, low)
+        found.append(
+            check(
+                f"{scenario}: service / {REPLICA}, requests/s",
+                f"≥ {REPLICA_TARGET:.0f}",
+                partial(quotient, a=service, b=replica, field="rps"),
+                at_least(REPLICA_TARGET),
+            )
+        )
+    found += [
+        check(
+            f"list 20 at {high} connections: service p99 / bare p99",
+            f"≤ {P99_TARGET:.0f}",
+            lambda s: quotient(s, (SERVICE, "list 20", high), (BARE, "list 20", high), "p99_ms"),
+            lambda v: v <= P99_TARGET,
+        ),
+        check(
+            f"list 20: service requests/s at {high} / at {low} connections",
+            "≥ 1.00",
+            lambda s: quotient(s, (SERVICE, "list 20", high), (SERVICE, "list 20", low), "rps"),
+            at_least(1.0),
+        ),
+        check(
+            "service worker RSS after the run, MB",
+            f"≤ {RSS_TARGET_MB:.0f}",
+            rss_mb.get,
+            lambda v: v <= RSS_TARGET_MB,
+        ),
+    ]
+    return found
+
+
+def checks_table(found: list[Check], servers: list[str]) -> list[str]:
+    lines = [
+        "| target | goal | " + " | ".join(servers) + " |",
+        "|---|---|" + "---:|" * len(servers),
+    ]
+    for check in found:
+        cells = []
+        for server in servers:
+            value = check.values[server]
+            if value is None:
+                cells.append("not measured")
+            else:
+                number = f"{value[0]:.0f}" if "MB" in check.name else f"{value[0]:.2f}"
+                cells.append(f"{number} {'PASS' if value[1] else '**FAIL**'}")
+        lines.append(f"| {check.name} | {check.goal} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summary(found: list[Check], servers: list[str]) -> list[str]:
+    lines = []
+    for server in servers:
+        measured = [c.values[server] for c in found if c.values[server] is not None]
+        met = sum(1 for value in measured if value is not None and value[1])
+        lines.append(
+            f"- {server}: **{met} of {len(measured)}** targets met ({len(found) - len(measured)} not measured)."
+        )
+    return lines
+
+
+def servers_compared(by: dict[tuple[str, str, str, int], Result], results: list[Result]) -> list[str]:
+    """Granian against uvicorn, row by row, for every target and scenario measured under both."""
+    lines = [
+        "| target | scenario | conns | uvicorn requests/s | Granian requests/s | Granian / uvicorn "
+        "| uvicorn µs CPU/req | Granian µs CPU/req | uvicorn p99 ms | Granian p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r.server != "uvicorn":
+            continue
+        g = by.get(("granian", r.target, r.scenario, r.connections))
+        if g is None:
+            continue
+        lines.append(
+            f"| {r.target} | {r.scenario} | {r.connections} | {r.rps:,.0f} | {g.rps:,.0f} | {g.rps / r.rps:.2f} | "
+            f"{r.cpu_us_per_request:.0f} | {g.cpu_us_per_request:.0f} | {r.p99_ms:.2f} | {g.p99_ms:.2f} |"
+        )
+    return lines if len(lines) > 2 else []
+
+
+def access_log_cost(by: dict[tuple[str, str, str, int], Result], low: int) -> list[str]:
+    logged, quiet = by.get(("uvicorn", SERVICE, "list 20", low)), by.get(("uvicorn", QUIET, "list 20", low))
+    if logged is None or quiet is None:
+        return []
+    return [
+        f"- The access log costs {logged.cpu_us_per_request - quiet.cpu_us_per_request:.0f} µs of CPU per request "
+        f"(list 20 under uvicorn: {quiet.rps:,.0f} requests/s without it, {logged.rps / quiet.rps:.0%} of that "
+        "with it)."
+    ]
