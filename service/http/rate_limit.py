@@ -41,6 +41,11 @@ class Policy:
         self.burst = burst
         self.interval = 60.0 / per_minute
         self.window = burst * self.interval  # how long a full burst takes to refill
+        # The headers every answer carries alike, encoded once for the allowed path.
+        self.constant_headers = (
+            (b"ratelimit-policy", f"{burst};w={math.ceil(self.window)}".encode()),
+            (b"ratelimit-limit", str(burst).encode()),
+        )
 
     def decide(self, tat: float | None, now: float) -> tuple[Decision, float]:
         """The decision for a request at ``now``, and the user's TAT afterwards."""
@@ -153,14 +158,18 @@ class RateLimitMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         decision = await self.limiter.take(user, time.time())
-        headers = self.limiter.policy.headers(decision)
         if not decision.allowed:
+            headers = self.limiter.policy.headers(decision)
             raise TooManyRequestsException(
                 detail=f"too many requests: at most {self.limiter.policy.per_minute} a minute, "
                 f"{self.limiter.policy.burst} at once; retry after {headers['Retry-After']} s",
                 headers=headers,
             )
-        encoded = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        encoded = [
+            *self.limiter.policy.constant_headers,
+            (b"ratelimit-remaining", str(decision.remaining).encode()),
+            (b"ratelimit-reset", str(math.ceil(decision.reset)).encode()),
+        ]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -7,6 +7,7 @@ deep inside carries it).
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from contextvars import ContextVar
@@ -20,6 +21,16 @@ HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# A new id is this process's random prefix and a count: unique without a system call per
+# request (secrets.token_hex reads the kernel's random source every time). An id names a
+# request; it guards nothing, so it need not be unpredictable.
+_PREFIX = secrets.token_hex(8)
+_count = itertools.count(1)
+
+
+def new_id() -> str:
+    return f"{_PREFIX}{next(_count):016x}"
 
 
 def current() -> str | None:
@@ -36,7 +47,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = next((value for name, value in scope["headers"] if name == HEADER), None)
-        request_id = given.decode() if given is not None and _SANE.fullmatch(given) else secrets.token_hex(16)
+        request_id = given.decode() if given is not None and _SANE.fullmatch(given) else new_id()
         encoded = request_id.encode()
 
         async def send_with_id(message: Message) -> None:
