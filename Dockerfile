@@ -6,6 +6,8 @@
 # The code runs from /app (service/, sql/ and migrations/ side by side), not from site-packages:
 # service/db/sql.py and service/db/migrations.py find sql/ and migrations/ next to service/.
 
+# Any Debian-based image with python3, its venv module and CA certificates. CI builds on one made from
+# Debian's own packages (.ci/container-base: Debian's python3, 3.11), since it reaches no image registry.
 ARG PYTHON_IMAGE=python:3.12-slim
 
 # ---------------------------------------------------------------- builder
@@ -15,7 +17,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 
-RUN python -m venv /opt/venv
+# python3: the official images have python too, Debian's python3 only.
+RUN python3 -m venv /opt/venv
 
 WORKDIR /build
 # Only the lock: this layer is rebuilt when the dependencies change, not when the code does.
