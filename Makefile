@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth test-client fuzz audit lint typecheck migrate rollback token clean loadtest bench client
+.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth test-client fuzz audit lint typecheck migrate rollback token image test-container clean loadtest bench client
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -36,6 +36,12 @@ FUZZ_SECONDS ?= 120
 
 fuzz: $(STAMP) ## schemathesis against the real server for FUZZ_SECONDS (CI: 120; a long hunt: FUZZ_SECONDS=1800)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(PY) -m pytest -m fuzz -rP  # -rP: the report of a run that passed too
+
+image: ## build the image with podman (IMAGE=localhost/task-api:ci; PYTHON_IMAGE=... else a Debian base built here)
+	.ci/container build
+
+test-container: ## build the image, then migrate, serve, create, /docs, non-root, SIGTERM -> 0 (needs podman; see docs/container.md)
+	.ci/container
 
 audit: $(STAMP) ## known vulnerabilities of the locked versions, from PyPI; fails on any pin it cannot look up
 	$(PY) .ci/audit_locks.py requirements.lock requirements-dev.lock
