@@ -13,7 +13,7 @@ from litestar.exceptions import ServiceUnavailableException
 from service.db.pool import InjectedDatabase
 from service.health import queries
 from service.health.schemas import Health
-from service.http.docs import problem_response
+from service.http.docs import ANY_ROUTE_PROBLEMS, RETRY_AFTER, problem_response
 from service.http.problems import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 
 RETRY = {"Retry-After": RETRY_AFTER_SECONDS}
@@ -24,7 +24,12 @@ class HealthController(Controller):
     tags = ("health",)
     opt = MappingProxyType({"exclude_from_auth": True})  # handed to each handler below
 
-    @get("/", summary="Liveness", description="The process answers; the database is not consulted.")
+    @get(
+        "/",
+        summary="Liveness",
+        description="The process answers; the database is not consulted.",
+        responses=ANY_ROUTE_PROBLEMS,
+    )
     async def live(self) -> Health:
         return Health(status="ok")
 
@@ -32,7 +37,12 @@ class HealthController(Controller):
         "/ready",
         summary="Readiness",
         description="The database answers and every migration is applied.",
-        responses={503: problem_response("The database is unreachable or the schema is not migrated.")},
+        responses={
+            **ANY_ROUTE_PROBLEMS,
+            503: problem_response(
+                "The database is unreachable or the schema is not migrated.", {"Retry-After": RETRY_AFTER}
+            ),
+        },
     )
     async def ready(self, db: InjectedDatabase, state: State) -> Health:
         expected: list[str] = state.migration_ids

@@ -7,6 +7,8 @@ What holds for every route is amended here:
 - If-Match and If-None-Match must be ``*`` or a list of entity tags, as ``conditional`` reads them.
 - Litestar writes an optional parameter as ``oneOf: [X, null]``, but a URL or a header cannot
   carry a null: an absent parameter is what ``required: false`` already says.
+- Litestar's ``ResponseSpec`` has no room for headers; a ``HeadedResponseSpec`` (a 429's
+  ``Retry-After``, a 401's challenge) has its headers written into each operation that uses it.
 
 What a resource enforces beyond its types, it states itself: a parameter's rule in its
 declaration (``schema_extra``), a body's in an amendment of its own (``service.tasks.openapi``),
@@ -17,11 +19,13 @@ it, would otherwise send what the service refuses.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import msgspec
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPI, Operation, Parameter, Schema
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPI, OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
 from litestar.routes import HTTPRoute
 
 from service.http.conditional import HEADER_PATTERN
@@ -37,9 +41,18 @@ def trimmed(most: int) -> str:
     return rf"^{space}*{solid}(?:[^\x00]{{0,{most - 2}}}{solid})?{space}*$"
 
 
+@dataclasses.dataclass
+class HeadedResponseSpec(ResponseSpec):
+    """A ``ResponseSpec`` with the headers the response always carries, which ``say_what_is_enforced`` documents."""
+
+    headers: Mapping[str, OpenAPIHeader] = dataclasses.field(default_factory=dict)
+
+
 def say_what_is_enforced(app: Litestar, *amendments: Callable[[OpenAPI], None]) -> None:
     """Amend the app's document (generated once, then served as amended): the generic rules, then each resource's."""
     document = app.openapi_schema
+    for handler, operation in _documented_handlers(app, document):
+        _document_headers(handler, operation)
     schemas = document.components.schemas if document.components and document.components.schemas else {}
     for struct in _strict_request_structs(app):
         _component(schemas, struct).additional_properties = False
@@ -72,6 +85,29 @@ def _drop_null(schema: Schema) -> None:
     for field in dataclasses.fields(others[0]):
         if getattr(schema, field.name) is None:
             setattr(schema, field.name, getattr(others[0], field.name))
+
+
+def _document_headers(handler: HTTPRouteHandler, operation: Operation) -> None:
+    """Each HeadedResponseSpec's headers, on the response Litestar made from it."""
+    responses = operation.responses or {}
+    for status, spec in (handler.responses or {}).items():
+        response = responses.get(str(status))
+        if isinstance(spec, HeadedResponseSpec) and spec.headers and isinstance(response, OpenAPIResponse):
+            response.headers = {**(response.headers or {}), **spec.headers}
+
+
+def _documented_handlers(app: Litestar, document: OpenAPI) -> Iterator[tuple[HTTPRouteHandler, Operation]]:
+    """Each handler in the document, with its operation there (Litestar files a route under its ``path_format``)."""
+    paths = document.paths or {}
+    for route in app.routes:
+        item = paths.get(route.path_format or "/")
+        if item is None or not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None)
+                if isinstance(operation, Operation) and handler.resolve_include_in_schema():
+                    yield handler, operation
 
 
 def _operations(document: OpenAPI) -> list[Operation]:

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+import time
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import msgspec
 import pytest
-from litestar import Litestar, post
+import schemathesis
+from litestar import Litestar, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
+from litestar.routes import HTTPRoute
+from litestar.testing import AsyncTestClient
 from openapi_spec_validator import validate
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from service.app import create_app
+from service.config import load_settings
+from service.http import rate_limit
+from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS
 from service.http.openapi import WHITE_SPACE, say_what_is_enforced
 from service.tasks.schemas import TIME_ZONES
-from tests.conftest import ALICE, TestClient
+from tests.conftest import ALICE, TestClient, bearer, make_settings
 
 
 async def schema(client: TestClient) -> dict[str, Any]:
@@ -185,3 +204,115 @@ def test_every_request_struct_that_refuses_unknown_fields_says_so_at_any_depth()
         "Part": False,
         "Loose": None,  # it drops unknown fields: they are allowed
     }
+
+
+METHODS = ("get", "put", "post", "delete", "patch")
+DEFAULTS = load_settings(environ={}, env_file=os.devnull)
+CAROL = bearer("carol")
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def path_parameters(path: str, user: str) -> dict[str, str]:
+    """A value for each of the path's parameters: the user's id, and a made-up id for anything else."""
+    return {name: user if name == "user_id" else str(uuid4()) for name in re.findall(r"{(\w+)}", path)}
+
+
+@pytest.fixture
+async def as_deployed(migrated: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TestClient]:
+    """The app with the default rate limit, on a stopped clock: a spent burst stays spent."""
+    stopped = time.time()
+    monkeypatch.setattr(rate_limit, "time", SimpleNamespace(time=lambda: stopped))
+    settings = make_settings(
+        migrated, rate_limit_per_minute=DEFAULTS.rate_limit_per_minute, rate_limit_burst=DEFAULTS.rate_limit_burst
+    )
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        yield client
+
+
+async def test_every_operation_documents_each_status_the_stack_can_answer(as_deployed: TestClient) -> None:
+    document = await schema(as_deployed)
+    handlers: dict[tuple[str, str], HTTPRouteHandler] = {
+        (route.path_format, method.lower()): handler
+        for route in as_deployed.app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        for method in handler.http_methods
+    }
+    lacking = {}
+    for path, method, operation in operations(document):
+        handler = handlers[path, method]
+        # StrictInput on every route; the server's head limits before any route
+        can = {400, 414, 431}
+        if handler.parsed_data_field is not None:
+            assert "requestBody" in operation
+            can |= {408, 413, 415}
+        if "db" in handler.parsed_fn_signature.parameters:
+            can.add(503)
+        anonymous = await as_deployed.request(method, path.format_map(path_parameters(path, "alice")))
+        assert bool(operation.get("security")) is (anonymous.status_code == 401), (method, path)
+        if anonymous.status_code == 401:  # behind the token, so rate limited too
+            can |= {401, 429} | ({403} if "{user_id}" in path else set())
+        if missing := sorted(can - set(map(int, operation["responses"]))):
+            lacking[f"{method.upper()} {path}"] = missing
+    assert lacking == {}
+
+
+async def test_schemathesis_takes_each_refusal_as_documented(as_deployed: TestClient) -> None:
+    document = await schema(as_deployed)
+    api = schemathesis.openapi.from_dict(document)
+    for _ in range(DEFAULTS.rate_limit_burst):  # carol spends her whole burst; the clock stands still
+        assert (await as_deployed.get("/api/carol/tags", headers=CAROL)).status_code == 200
+    limited = []
+    for path, method, operation in operations(document):
+        for user, headers in (("carol", {}), ("carol", CAROL), ("alice", CAROL)):
+            parameters = path_parameters(path, user)
+            response = await as_deployed.request(method, path.format_map(parameters), headers=headers)
+            case = api[path][method.upper()].Case(path_parameters=parameters, headers=headers)
+            case.validate_response(
+                response,
+                checks=[
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_headers_conformance,
+                    response_schema_conformance,
+                ],
+            )
+            if response.status_code == 429:
+                limited.append(f"{method.upper()} {path}")
+                documented = {name.lower() for name in operation["responses"]["429"]["headers"]}
+                sent = {name for name in response.headers if name == "retry-after" or name.startswith("ratelimit-")}
+                assert sent == documented
+    secured = [f"{method.upper()} {path}" for path, method, op in operations(document) if "security" in op]
+    assert limited == secured
+    assert limited  # every /api operation, and nothing else
+
+
+def test_a_resource_using_the_shared_problems_documents_them_with_their_headers() -> None:
+    @get("/things", responses=AUTH_PROBLEMS)
+    async def list_things() -> list[str]:
+        return []
+
+    @post("/things", responses=BODY_PROBLEMS)
+    async def create_thing(data: JSONBody[Part]) -> None:
+        return None
+
+    app = Litestar([list_things, create_thing])
+    say_what_is_enforced(app)
+    responses = {
+        method: {status: response.headers for status, response in (getattr(item, method).responses or {}).items()}
+        for item in (app.openapi_schema.paths or {}).values()
+        for method in ("get", "post")
+    }
+    for method, statuses in (("get", AUTH_PROBLEMS), ("post", BODY_PROBLEMS)):
+        assert set(responses[method]) >= {str(status) for status in statuses}, method
+        assert "Retry-After" in (responses[method]["429"] or {}), method
+        assert "WWW-Authenticate" in (responses[method]["401"] or {}), method
+    assert {"408", "413", "415"} <= set(responses["post"]) - set(responses["get"])

@@ -4,10 +4,18 @@ A case is labelled negative when any of its parts is (see _label_by_its_parts). 
 cursor is opaque: only one the service made is valid, and no JSON Schema can say which strings
 those are. A case whose query is meant to be valid therefore gets a real cursor, one the
 test read from a ``Link`` header for the case's sort; a case meant to break the cursor keeps its own.
+
+The service runs with its default rate limit, which is per user. Every case is generated for
+alice (tests/schemathesis.toml) with her token; just before it is sent, it goes to one of the
+FUZZ_TOKENS users instead, in turn, so that the session's rate, spread over them, stays under
+each one's limit. A case about a task goes to the task's owner, as a client's would: a task
+read, changed or deleted after its creation is found. A case whose token or path is not alice's
+(one testing a missing or broken token, or another user's path) is sent as generated.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from typing import Any
@@ -15,6 +23,7 @@ from typing import Any
 import schemathesis
 from schemathesis import Case, GenerationMode
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import Response
 from schemathesis.generation.meta import CoveragePhaseData
 from schemathesis.hooks import HookContext
 
@@ -22,6 +31,53 @@ from service.tasks.listing import DEFAULT_SORT
 
 LIST_PATH = "/api/{user_id}/tasks"
 CURSORS: dict[str, str] = json.loads(os.environ.get("FUZZ_CURSORS", "{}"))  # sort -> a cursor for it
+GENERATED_FOR = "alice"
+TOKENS: dict[str, str] = json.loads(os.environ.get("FUZZ_TOKENS", "{}"))  # user -> a token for them
+USERS = [user for user in TOKENS if user != GENERATED_FOR] or [GENERATED_FOR]
+OWNERS: dict[str, str] = {}  # task id -> its user, from every task the service answered with
+_turns = itertools.count()
+
+
+@schemathesis.auth(refresh_interval=None, retry_on=[])
+class Alice:
+    """Alice's token on every case that is meant to have one; ``spread_over_users`` then picks the user."""
+
+    def get(self, case: Case[Any], context: Any) -> str:
+        return TOKENS[GENERATED_FOR]
+
+    def set(self, case: Case[Any], data: str, context: Any) -> None:
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+@schemathesis.hook
+def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
+    spread_over_users(case)
+
+
+@schemathesis.hook
+def after_call(context: HookContext, case: Case[Any], response: Response) -> None:
+    if 200 <= response.status_code < 300:
+        _remember_owners(response)
+
+
+def spread_over_users(case: Case[Any]) -> None:
+    """Alice's case, sent as its task's owner, or else as the next user in turn."""
+    path = case.path_parameters or {}
+    if path.get("user_id") != GENERATED_FOR or case.headers.get("Authorization") != f"Bearer {TOKENS[GENERATED_FOR]}":
+        return
+    user = OWNERS.get(str(path.get("task_id"))) or USERS[next(_turns) % len(USERS)]
+    path["user_id"] = user
+    case.headers["Authorization"] = f"Bearer {TOKENS[user]}"
+
+
+def _remember_owners(response: Response) -> None:
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    for task in body if isinstance(body, list) else [body]:
+        if isinstance(task, dict) and isinstance(task.get("id"), str) and isinstance(task.get("user_id"), str):
+            OWNERS[task["id"]] = task["user_id"]
 
 
 @schemathesis.hook

@@ -368,6 +368,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -383,9 +385,48 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -451,6 +492,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -475,9 +518,39 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -528,6 +601,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -536,6 +611,15 @@ export interface operations {
             };
             /** @description The token belongs to a different user than the one in the path. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -552,8 +636,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than the service accepts. */
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -570,9 +663,39 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -618,6 +741,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -633,9 +758,48 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -681,6 +845,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -696,9 +862,48 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -754,6 +959,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -778,9 +985,48 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -833,6 +1079,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -857,6 +1105,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -866,8 +1123,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than the service accepts. */
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -884,9 +1150,39 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -931,6 +1227,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -964,9 +1262,48 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1019,6 +1356,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1043,6 +1382,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1052,8 +1400,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than the service accepts. */
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1070,9 +1427,39 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1125,6 +1512,8 @@ export interface operations {
             /** @description Missing, malformed, badly signed or expired bearer token. */
             401: {
                 headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1149,6 +1538,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1158,8 +1556,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request body is larger than the service accepts. */
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1176,9 +1583,39 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1206,6 +1643,33 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     HealthReadyReady: {
@@ -1227,9 +1691,38 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database is unreachable or the schema is not migrated. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
