@@ -45,7 +45,12 @@ class FieldErrors(Exception):
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
         self.errors = tuple(errors)
-        super().__init__("; ".join(f"{error.key}: {error.message}" for error in self.errors))
+        super().__init__(describe(self.errors))
+
+
+def describe(errors: Iterable[FieldError]) -> str:
+    """Every refused input in one line, as a problem body's ``detail`` says it."""
+    return "; ".join(f"{error.key}: {error.message}" for error in errors)
 
 
 # What msgspec 0.22 appends to an error below the top of the document: " - at `$.tags[0]`".

@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
-from service.http.field_errors import FieldError, FieldErrors
+from service.http.field_errors import FieldError, FieldErrors, describe
 from service.observability import request_id
 from service.observability.metrics import Metrics
 
@@ -69,7 +69,7 @@ def _invalid(errors: Sequence[FieldError]) -> ProblemDetailsException:
     """The one place refused input becomes a problem body: each field in ``errors``, all in ``detail``."""
     return problem(
         400,
-        "; ".join(f"{error.key}: {error.message}" for error in errors),
+        describe(errors),
         extra={"errors": [{"key": error.key, "message": error.message, "source": error.source} for error in errors]},
     )
 
