@@ -244,7 +244,7 @@ def postgres() -> Iterator[str]:
 
 LOAD = """
 INSERT INTO tasks (user_id, title, description, completed, completed_at, priority, tags, due_at,
-                   created_at, updated_at)
+                   created_at, updated_at, revision)
 -- A word is picked with probability ((n+1)/N)^(1/3) - (n/N)^(1/3) for the n-th of N words.
 SELECT 'user-' || lpad((g % $1::int)::text, 3, '0'),
        (SELECT string_agg(($2::text[])[1 + floor(cardinality($2::text[]) * power(random(), 3))::int], ' ')
@@ -258,7 +258,8 @@ SELECT 'user-' || lpad((g % $1::int)::text, 3, '0'),
        CASE floor(random() * 4)::int WHEN 2 THEN ARRAY['home'] WHEN 3 THEN ARRAY['work'] ELSE '{}' END,
        CASE WHEN random() < 0.5 THEN created + (random() * 60 - 30) * interval '1 day' END,
        created,
-       CASE WHEN done THEN created + interval '1 day' ELSE created END
+       CASE WHEN done THEN created + interval '1 day' ELSE created END,
+       g / $1 + 1  -- each user's tasks numbered from 1
 FROM (
     -- Users' tasks interleave in the table, as when they are created over time.
     SELECT g,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from litestar import Litestar, get
@@ -29,9 +32,12 @@ from service.http.problems import exception_handlers, problem_details
 from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
 from service.observability.metrics import Metrics, metrics_route
+from service.sync import purge
+from service.sync.controller import ChangesController
 from service.tags.controller import TagController
 from service.tasks import openapi as tasks_openapi
 from service.tasks.controller import TaskController
+from service.trash.controller import TrashController
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,16 @@ async def root() -> Redirect:
     return Redirect(path="/docs")
 
 
+def start_purging(settings: Settings, db: Database) -> asyncio.Task[None] | None:
+    """The purge job of this process (service.sync.purge), unless PURGE_INTERVAL_SECONDS is 0."""
+    if not settings.purge_interval_seconds:
+        return None
+    retention = purge.Retention(
+        trash=timedelta(days=settings.trash_retention_days), tombstones=timedelta(days=settings.sync_retention_days)
+    )
+    return asyncio.create_task(purge.run_every(settings.purge_interval_seconds, db, retention), name="purge")
+
+
 def require_servable(settings: Settings) -> None:
     """Raise ValueError naming what keeps ``create_app(settings)`` from serving; builds nothing."""
     if not settings.better_auth_secret and not settings.jwt_jwks_url:
@@ -110,10 +126,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         metrics.watch_pool(app.state.db)
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
+        purging = start_purging(settings, app.state.db)
         calm_the_garbage_collector()
         try:
             yield
         finally:
+            if purging is not None:
+                purging.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purging
             metrics.release()
             if http is not None:
                 await http.aclose()
@@ -122,7 +143,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await pool.close()
 
     app = asgi.LayeredLitestar(
-        route_handlers=[TaskController, TagController, HealthController, root, *optional_routes],
+        route_handlers=[
+            TaskController,
+            TagController,
+            TrashController,
+            ChangesController,
+            HealthController,
+            root,
+            *optional_routes,
+        ],
         lifespan=[lifespan],
         state=State({"metrics": metrics}),  # for the handlers that count into it
         dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},

@@ -9,7 +9,7 @@
 -- A page of the user's tasks. service/tasks/statements.py appends the fragments below that the
 -- request chose (filters, then the keyset position, the order and the limit); values stay
 -- parameters. tests/tasks/list_statements.sql shows the statement of each shape.
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 
@@ -78,21 +78,30 @@ ORDER BY lower(title) {dir}, id {dir}
 -- name: page_limit :fragment
 LIMIT $1
 
+-- Every write locks the user's counter row (task_counts) before any task row, and stamps what it
+-- changes with the next revision: one user's writes take turns, so revisions follow commit order
+-- (migrations/0004.revisions.sql says why), and no two writes can lock in opposite orders. A
+-- trigger then advances the counter to the highest revision the statement stamped.
+
 -- name: create_task :one
--- A new open task for the user, unless they already have $7 tasks (then nothing). The database
+-- A new open task for the user, unless they already have $7 tasks (then nothing). The upsert
+-- makes the user's counter row on their first write and locks it on every other. The database
 -- picks the id and the timestamps: one clock reading for both, where each column's default would
--- read the clock once each and could differ by a microsecond. Locking the user's count makes
--- concurrent creates take turns, each seeing the count the one before left (a trigger adds the
--- new task to it).
-INSERT INTO tasks (user_id, title, description, priority, tags, due_at, created_at, updated_at)
-SELECT $1, $2, $3, $4, $5, $6, moment.now, moment.now
-FROM (SELECT clock_timestamp() AS now) AS moment
-WHERE coalesce((SELECT tasks FROM task_counts WHERE user_id = $1 FOR UPDATE), 0) < $7
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
+-- read the clock once each and could differ by a microsecond.
+WITH counter AS (
+    INSERT INTO task_counts AS counter (user_id, tasks) VALUES ($1, 0)
+    ON CONFLICT (user_id) DO UPDATE SET tasks = counter.tasks
+    RETURNING tasks, revision
+)
+INSERT INTO tasks (user_id, title, description, priority, tags, due_at, created_at, updated_at, revision)
+SELECT $1, $2, $3, $4, $5, $6, moment.now, moment.now, counter.revision + 1
+FROM counter, (SELECT clock_timestamp() AS now) AS moment
+WHERE counter.tasks < $7
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
 
 -- name: get_task :one
 -- One task, only if it belongs to the user.
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1 AND id = $2;
 
@@ -102,12 +111,17 @@ SELECT updated_at
 FROM tasks
 WHERE user_id = $1 AND id = $2;
 
+-- The writes to one task take the next revision from the locked counter in their SET list, which
+-- PostgreSQL evaluates before it locks the task row; a write that changes nothing keeps the task's
+-- revision (the tasks_touch_updated_at trigger) and so does not advance the counter.
+
 -- name: replace_task :one
 -- Replace the content; completed keeps its value when $9 is null.
 UPDATE tasks
-SET title = $3, description = $4, priority = $5, tags = $6, due_at = $7, completed = coalesce($9, completed)
+SET title = $3, description = $4, priority = $5, tags = $6, due_at = $7, completed = coalesce($9, completed),
+    revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($8::timestamptz[] IS NULL OR updated_at = any($8))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
 
 -- name: update_task :one
 -- Change only the given fields: a null keeps title, completed, priority, tags; a false flag
@@ -118,38 +132,61 @@ SET title = coalesce($3, title),
     completed = coalesce($6, completed),
     priority = coalesce($7, priority),
     tags = coalesce($8, tags),
-    due_at = CASE WHEN $10::boolean THEN $11 ELSE due_at END
+    due_at = CASE WHEN $10::boolean THEN $11 ELSE due_at END,
+    revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($9::timestamptz[] IS NULL OR updated_at = any($9))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
 
 -- name: toggle_task :one
 -- Flip completed in one statement, so concurrent toggles never lose a flip.
 UPDATE tasks
-SET completed = NOT completed
+SET completed = NOT completed,
+    revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
 
 -- name: set_task_completed :one
 -- Set completed to a given value; repeating it changes nothing.
 UPDATE tasks
-SET completed = $3
+SET completed = $3,
+    revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($4::timestamptz[] IS NULL OR updated_at = any($4))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at;
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
 
--- name: delete_task :val
--- Delete one of the user's tasks; returns its id, or nothing when there was none.
-DELETE FROM tasks
-WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
+-- Deleting moves tasks to the trash (sql/trash.sql), each stamped with a revision of its own so
+-- the change feed reports it. The counter is locked first: EXISTS (SELECT FROM counter) is a
+-- condition on no row, which PostgreSQL checks once, before it scans the tasks.
+
+-- name: trash_task :val
+-- Move one of the user's tasks to the trash; returns its id, or nothing when there was none.
+WITH counter AS (
+    SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+), gone AS (
+    DELETE FROM tasks
+    WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
+      AND EXISTS (SELECT FROM counter)
+    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+)
+INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at)
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, (SELECT revision + 1 FROM counter), clock_timestamp()
+FROM gone
 RETURNING id;
 
--- name: delete_completed_tasks :val
--- Clear the user's completed tasks in one statement; returns how many went.
-WITH deleted AS (
+-- name: trash_completed_tasks :val
+-- Move the user's completed tasks to the trash in one statement; returns how many went.
+WITH counter AS (
+    SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+), gone AS (
     DELETE FROM tasks
-    WHERE user_id = $1 AND completed
+    WHERE user_id = $1 AND completed AND EXISTS (SELECT FROM counter)
+    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+), trashed AS (
+    INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at)
+    SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, (SELECT revision FROM counter) + row_number() OVER (ORDER BY updated_at, id), moment.now
+    FROM gone, (SELECT clock_timestamp() AS now) AS moment
     RETURNING 1
 )
-SELECT count(*) FROM deleted;
+SELECT count(*) FROM trashed;
 
 -- name: task_stats :one
 -- The user's totals, per priority and per tag, from one pass over their tasks. "Due today" counts

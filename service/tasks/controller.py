@@ -209,7 +209,7 @@ class TaskController(Controller):
         "/",
         status_code=200,
         summary="Clear completed tasks",
-        description="Deletes every completed task of the user and says how many went. "
+        description="Moves every completed task of the user to the trash and says how many went. "
         "`completed=true` is required, so a request without it cannot empty the list.",
         responses=AUTH_PROBLEMS,
     )
@@ -220,12 +220,12 @@ class TaskController(Controller):
         completed: Annotated[
             bool,
             # false is a 400: there is nothing else to clear
-            QueryParameter(description="Must be true: delete the completed tasks.", schema_extra={"enum": [True]}),
+            QueryParameter(description="Must be true: clear the completed tasks.", schema_extra={"enum": [True]}),
         ],
     ) -> Deleted:
         if not completed:
             raise FieldError("completed", "only completed=true is supported: it clears the completed tasks", "query")
-        return Deleted(deleted=await queries.delete_completed_tasks(db, user_id=user_id))
+        return Deleted(deleted=await queries.trash_completed_tasks(db, user_id=user_id))
 
     @get(
         "/stats",
@@ -341,12 +341,13 @@ class TaskController(Controller):
     @delete(
         "/{task_id:str}",
         summary="Delete a task",
-        description=CONDITIONAL,
+        description="Moves the task to the trash (`/api/{user_id}/trash`), where it can be restored for "
+        "TRASH_RETENTION_DAYS (30 by default); deleting it again is a 404. " + CONDITIONAL,
         responses={**TASK_PROBLEMS, 412: PRECONDITION_FAILED},
     )
     async def delete_task(
         self, db: InjectedDatabase, user_id: UserId, task_id: TaskId, if_match: IfMatch = None
     ) -> None:
         versions = etags.if_match_versions(if_match)
-        if not await queries.delete_task(db, user_id=user_id, task_id=task_id, versions=versions):
+        if not await queries.trash_task(db, user_id=user_id, task_id=task_id, versions=versions):
             raise await refused(db, user_id, task_id, versions)

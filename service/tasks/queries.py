@@ -22,8 +22,8 @@ REPLACE_TASK = One.bind("replace_task")
 UPDATE_TASK = One.bind("update_task")
 TOGGLE_TASK = One.bind("toggle_task")
 SET_TASK_COMPLETED = One.bind("set_task_completed")
-DELETE_TASK = Val.bind("delete_task")
-DELETE_COMPLETED_TASKS = Val.bind("delete_completed_tasks")
+TRASH_TASK = Val.bind("trash_task")
+TRASH_COMPLETED_TASKS = Val.bind("trash_completed_tasks")
 TASK_STATS = One.bind("task_stats")
 
 
@@ -113,14 +113,16 @@ async def set_task_completed(
     return Task(*row) if row else None
 
 
-async def delete_task(db: Executor, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None) -> bool:
-    deleted: UUID | None = await db.fetchval(DELETE_TASK.sql, user_id, task_id, versions)
-    return deleted is not None
+async def trash_task(db: Executor, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None) -> bool:
+    """Move the task to the trash; False when there was no such task (or the precondition failed)."""
+    trashed: UUID | None = await db.fetchval(TRASH_TASK.sql, user_id, task_id, versions)
+    return trashed is not None
 
 
-async def delete_completed_tasks(db: Executor, *, user_id: str) -> int:
-    deleted: int = await db.fetchval(DELETE_COMPLETED_TASKS.sql, user_id)
-    return deleted
+async def trash_completed_tasks(db: Executor, *, user_id: str) -> int:
+    """Move every completed task to the trash; how many went."""
+    trashed: int = await db.fetchval(TRASH_COMPLETED_TASKS.sql, user_id)
+    return trashed
 
 
 async def task_stats(db: Executor, *, user_id: str, time_zone: str) -> TaskStats:

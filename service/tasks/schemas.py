@@ -176,6 +176,7 @@ class Task(msgspec.Struct):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    revision: int  # the user's revision at the task's latest change (GET /api/{user_id}/changes)
 
 
 class TaskStats(msgspec.Struct):

@@ -29,7 +29,13 @@ async def tables(connection: asyncpg.Connection) -> set[str]:
 
 async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connection) -> None:
     every = migrations.migration_ids()
-    assert every == ["0001.create-tasks", "0002.organise-tasks", "0003.count-tasks-per-user"]
+    assert every == [
+        "0001.create-tasks",
+        "0002.organise-tasks",
+        "0003.count-tasks-per-user",
+        "0004.revisions",
+        "0005.trash",
+    ]
 
     assert migrations.apply(scratch_url) == every
     assert "tasks" in await tables(scratch)
@@ -52,8 +58,8 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     scratch_url: str, scratch: asyncpg.Connection
 ) -> None:
     migrations.apply(scratch_url)
-    later = ["0002.organise-tasks", "0003.count-tasks-per-user"]
-    assert migrations.rollback(scratch_url, count=2) == later[::-1]  # the first schema
+    later = ["0002.organise-tasks", "0003.count-tasks-per-user", "0004.revisions", "0005.trash"]
+    assert migrations.rollback(scratch_url, count=len(later)) == later[::-1]  # the first schema
     await scratch.execute(
         """
         INSERT INTO tasks (user_id, title, description, completed)
@@ -67,8 +73,13 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
 
     assert migrations.apply(scratch_url) == later
     assert [tuple(row) for row in await scratch.fetch(snapshot)] == before
-    counted = await scratch.fetch("SELECT user_id, tasks FROM task_counts ORDER BY user_id")
-    assert [tuple(row) for row in counted] == [("user-0", 66), ("user-1", 67), ("user-2", 67)]
+    counted = await scratch.fetch("SELECT user_id, tasks, revision FROM task_counts ORDER BY user_id")
+    assert [tuple(row) for row in counted] == [("user-0", 66, 66), ("user-1", 67, 67), ("user-2", 67, 67)]
+    # Every task has a revision: each user's numbered 1 to n in the order they last changed.
+    numbered = await scratch.fetch(
+        "SELECT array_agg(revision ORDER BY updated_at, id) FROM tasks GROUP BY user_id ORDER BY user_id"
+    )
+    assert [list(row[0]) for row in numbered] == [list(range(1, n + 1)) for n in (66, 67, 67)]
     defaults = await scratch.fetch(
         "SELECT DISTINCT priority::text, tags, due_at, completed, completed_at = updated_at AS at_last_change,"
         " completed_at IS NULL AS open FROM tasks ORDER BY completed"
@@ -83,7 +94,7 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     )
     changed = [tuple(row) for row in await scratch.fetch(snapshot)]
 
-    assert migrations.rollback(scratch_url, count=2) == later[::-1]
+    assert migrations.rollback(scratch_url, count=len(later)) == later[::-1]
     assert [tuple(row) for row in await scratch.fetch(snapshot)] == changed
     assert await scratch.fetchval("SELECT count(*) FROM tasks") == len(before)
     # And the first schema's trigger is back: a write that changes nothing leaves updated_at alone.
@@ -145,7 +156,8 @@ async def test_check_constraints_guard_the_new_fields(
     try:
         with pytest.raises(asyncpg.CheckViolationError):
             await admin.execute(
-                "INSERT INTO tasks (user_id, title, tags, completed, completed_at) VALUES ('u', 't', $1, $2, $3)",
+                "INSERT INTO tasks (user_id, title, tags, completed, completed_at, revision)"
+                " VALUES ('u', 't', $1, $2, $3, 1)",
                 tags,
                 completed,
                 None if completed_at is None else datetime.fromisoformat(completed_at),

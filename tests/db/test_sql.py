@@ -9,20 +9,33 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import asyncpg
+import msgspec
 import pytest
 
 import service
 from service.db import sql as sqlfile
 from service.db.statements import Statement
 from service.tasks.schemas import Task
+from service.trash.schemas import TrashedTask
 
-TASK_TABLE = re.compile(r"\btasks\b", re.IGNORECASE)
+# The tables of users' data; every statement on one is scoped to one user, except the purge job's.
+TASK_TABLE = re.compile(r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts)\b", re.IGNORECASE)
+ACROSS_USERS = "purge.sql"  # the purge job's statements, each batched with FOR UPDATE SKIP LOCKED
 # The user filter must be on the tasks table itself and bound to $1, not merely mentioned.
 USER_FILTER = re.compile(r"\bWHERE\s+(?:tasks\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
 
 
 def task_queries() -> list[sqlfile.Query]:
-    return [query for query in sqlfile.load().values() if TASK_TABLE.search(query.sql)]
+    return [
+        query
+        for query in sqlfile.load().values()
+        if TASK_TABLE.search(query.sql) and not query.source.startswith(f"{ACROSS_USERS}:")
+    ]
+
+
+def purge_queries() -> list[sqlfile.Query]:
+    return [query for query in sqlfile.load().values() if query.source.startswith(f"{ACROSS_USERS}:")]
 
 
 # The statements that answer with whole tasks, and so must list columns in Task's order.
@@ -34,6 +47,8 @@ RETURNING_TASKS = {
     "update_task",
     "toggle_task",
     "set_task_completed",
+    "restore_task",
+    "changes",
 }
 
 
@@ -63,17 +78,26 @@ def test_every_named_statement_is_bound_by_the_service() -> None:
 
 
 def test_the_user_filter_check_sees_the_statements_on_tasks() -> None:
-    assert {query.name for query in task_queries()} >= RETURNING_TASKS | {"delete_task"}
+    assert {query.name for query in task_queries()} >= RETURNING_TASKS | {"trash_task", "empty_trash", "list_trash"}
+
+
+def test_the_purge_job_locks_what_it_deletes_and_skips_what_others_hold() -> None:
+    assert {query.name for query in purge_queries()} >= {"purge_expired_trash", "purge_expired_tombstones"}
+    for query in purge_queries():
+        assert "FOR UPDATE SKIP LOCKED" in query.sql, f"{query.source}: {query.name} could wait on a request"
+        assert re.search(r"LIMIT \$2\b", query.sql), f"{query.source}: {query.name} is not batched"
 
 
 @pytest.mark.parametrize("query", task_queries(), ids=lambda query: query.name)
 def test_every_task_query_is_filtered_by_user_id_as_first_parameter(query: sqlfile.Query) -> None:
-    if query.sql.lstrip().upper().startswith("INSERT"):
+    if USER_FILTER.search(query.sql):
+        return
+    if re.search(r"\bINSERT INTO\b", query.sql, re.IGNORECASE):
         # An insert scopes the new row by writing user_id from $1.
         assert re.search(r"\(\s*user_id\b", query.sql), f"{query.source}: insert does not set user_id"
         assert re.search(r"(?:VALUES\s*\(|SELECT)\s*\$1\b", query.sql), f"{query.source}: user_id is not $1"
     else:
-        assert USER_FILTER.search(query.sql), f"{query.source}: {query.name} does not filter by user_id = $1"
+        raise AssertionError(f"{query.source}: {query.name} does not filter by user_id = $1")
 
 
 @pytest.mark.parametrize("query", list(sqlfile.load().values()), ids=lambda query: query.name)
@@ -127,24 +151,32 @@ def test_load_refuses_a_name_used_in_two_files(tmp_path: Path) -> None:
         sqlfile.load(tmp_path)
 
 
-TASK_COLUMNS = re.compile(
-    r"(?:SELECT|RETURNING)\s+(?P<columns>id,\s*user_id,[^;]*?)\s*(?:FROM|$)", re.IGNORECASE | re.DOTALL
-)
+# The statements whose rows become tasks positionally (Task(*row), TrashedTask(*row)), and the
+# columns each row holds before the task's.
+TASK_ROWS: dict[str, tuple[type[msgspec.Struct], list[str]]] = {
+    **{name: (Task, []) for name in RETURNING_TASKS - {"changes"}},
+    "list_trash": (TrashedTask, []),
+    "list_trash_after": (TrashedTask, []),
+    "changes": (Task, ["latest", "horizon", "deleted"]),
+}
 
 
-@pytest.mark.parametrize(
-    "query",
-    [query for query in task_queries() if TASK_COLUMNS.search(query.sql)],
-    ids=lambda query: query.name,
-)
-def test_task_rows_list_columns_in_task_field_order(query: sqlfile.Query) -> None:
+async def result_columns(admin: asyncpg.Connection, sql: str) -> list[str]:
+    """The names of the columns ``sql`` answers with, as PostgreSQL describes the prepared statement."""
+    statement = await admin.prepare(sql)
+    return [attribute.name for attribute in statement.get_attributes()]
+
+
+@pytest.mark.parametrize("name", sorted(TASK_ROWS))
+async def test_task_rows_list_columns_in_task_field_order(admin: asyncpg.Connection, name: str) -> None:
     # queries.py builds Task(*row) positionally, so the order is part of the contract.
-    match = TASK_COLUMNS.search(query.sql)
-    assert match is not None
-    columns = [column.strip() for column in match["columns"].split(",")]
-    assert columns == list(Task.__struct_fields__), query.source
+    struct, before = TASK_ROWS[name]
+    assert await result_columns(admin, sqlfile.load()[name].sql) == [*before, *struct.__struct_fields__]
 
 
-def test_every_query_returning_tasks_is_checked_for_column_order() -> None:
-    checked = {query.name for query in task_queries() if TASK_COLUMNS.search(query.sql)}
-    assert checked == RETURNING_TASKS
+async def test_every_statement_answering_with_tasks_is_checked_for_column_order(admin: asyncpg.Connection) -> None:
+    answering = set()
+    for query in sqlfile.load().values():
+        if query.cardinality in {":one", ":many"} and {"id", "title"} <= set(await result_columns(admin, query.sql)):
+            answering.add(query.name)
+    assert answering == set(TASK_ROWS)

@@ -20,7 +20,7 @@ from service.app import create_app
 from service.config import Settings
 from service.http import rate_limit
 from service.http.rate_limit import MemoryLimiter, Policy, StoreLimiter
-from tests.conftest import ALICE, BOB, TestClient, make_settings, problem_of
+from tests.conftest import ALICE, BOB, TestClient, make_settings, problem_of, wipe
 
 
 def test_a_full_bucket_allows_a_burst_then_one_request_per_interval() -> None:
@@ -98,7 +98,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 async def limited(migrated: str, admin: asyncpg.Connection) -> AsyncIterator[TestClient]:
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     settings = make_settings(migrated, rate_limit_per_minute=60, rate_limit_burst=3)
     async with AsyncTestClient(app=create_app(settings)) as client:
         yield client

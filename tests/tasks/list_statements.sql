@@ -10,7 +10,7 @@
 --   $1 = 'alice'
 --   $2 = true
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND completed = $2
@@ -21,7 +21,7 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = ['high', 'low']
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND priority = any($2::task_priority[])
@@ -32,7 +32,7 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = ['work', 'home']
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND tags @> $2::text[]
@@ -43,7 +43,7 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 2026-12-01T00:00:00+00:00
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND coalesce(due_at, 'infinity') < $2
@@ -54,7 +54,7 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 2026-11-01T00:00:00+00:00
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND coalesce(due_at, 'infinity') >= $2 AND due_at IS NOT NULL
@@ -65,7 +65,7 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = false
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (NOT completed AND coalesce(due_at < now(), false)) = $2
@@ -76,7 +76,7 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 'milk:* & bread:*'
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND search @@ to_tsquery('simple', $2)
@@ -86,7 +86,7 @@ LIMIT $3
 -- sort=created_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY created_at ASC, id ASC
@@ -97,7 +97,7 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (created_at, id) > ($2::timestamptz, $3::uuid)
@@ -107,7 +107,7 @@ LIMIT $4
 -- sort=-created_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY created_at DESC, id DESC
@@ -118,7 +118,7 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (created_at, id) < ($2::timestamptz, $3::uuid)
@@ -128,7 +128,7 @@ LIMIT $4
 -- sort=updated_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY updated_at ASC, id ASC
@@ -139,7 +139,7 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (updated_at, id) > ($2::timestamptz, $3::uuid)
@@ -149,7 +149,7 @@ LIMIT $4
 -- sort=-updated_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY updated_at DESC, id DESC
@@ -160,7 +160,7 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (updated_at, id) < ($2::timestamptz, $3::uuid)
@@ -170,7 +170,7 @@ LIMIT $4
 -- sort=due_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY coalesce(due_at, 'infinity') ASC, id ASC
@@ -181,7 +181,7 @@ LIMIT $2
 --   $2 = null
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (coalesce(due_at, 'infinity'), id) > (coalesce($2::timestamptz, 'infinity'), $3::uuid)
@@ -191,7 +191,7 @@ LIMIT $4
 -- sort=-due_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY coalesce(due_at, 'infinity') DESC, id DESC
@@ -202,7 +202,7 @@ LIMIT $2
 --   $2 = null
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (coalesce(due_at, 'infinity'), id) < (coalesce($2::timestamptz, 'infinity'), $3::uuid)
@@ -212,7 +212,7 @@ LIMIT $4
 -- sort=priority, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY priority ASC, created_at ASC, id ASC
@@ -224,7 +224,7 @@ LIMIT $2
 --   $3 = 2026-11-22T09:30:00+00:00
 --   $4 = '00000000-0000-0000-0000-000000000001'
 --   $5 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (priority, created_at, id) > ($2::task_priority, $3::timestamptz, $4::uuid)
@@ -234,7 +234,7 @@ LIMIT $5
 -- sort=-priority, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY priority DESC, created_at DESC, id DESC
@@ -246,7 +246,7 @@ LIMIT $2
 --   $3 = 2026-11-22T09:30:00+00:00
 --   $4 = '00000000-0000-0000-0000-000000000001'
 --   $5 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (priority, created_at, id) < ($2::task_priority, $3::timestamptz, $4::uuid)
@@ -256,7 +256,7 @@ LIMIT $5
 -- sort=title, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY lower(title) ASC, id ASC
@@ -267,7 +267,7 @@ LIMIT $2
 --   $2 = 'Buy milk'
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (lower(title), id) > (lower($2::text), $3::uuid)
@@ -277,7 +277,7 @@ LIMIT $4
 -- sort=-title, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 ORDER BY lower(title) DESC, id DESC
@@ -288,7 +288,7 @@ LIMIT $2
 --   $2 = 'Buy milk'
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND (lower(title), id) < (lower($2::text), $3::uuid)
@@ -305,7 +305,7 @@ LIMIT $4
 --   $7 = false
 --   $8 = 'milk:* & bread:*'
 --   $9 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND completed = $2
@@ -331,7 +331,7 @@ LIMIT $9
 --   $10 = 2026-11-22T09:30:00+00:00
 --   $11 = '00000000-0000-0000-0000-000000000001'
 --   $12 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
 FROM tasks
 WHERE user_id = $1
 AND completed = $2

@@ -19,7 +19,7 @@ from litestar.testing import TestClient
 
 from service.app import create_app
 from service.db.urls import psycopg_url
-from tests.conftest import bearer, make_settings
+from tests.conftest import WIPE, bearer, make_settings
 
 USERS = ("alice", "bob", "carol")
 HEADERS = {user: bearer(user) for user in USERS}
@@ -48,7 +48,9 @@ class Isolation(RuleBasedStateMachine):
         super().__init__()
         self.model: dict[str, dict[str, dict[str, Any]]] = {user: {} for user in USERS}
         with psycopg.connect(self.database_url) as connection:
-            connection.execute("TRUNCATE tasks")
+            wipe = connection.execute(WIPE).fetchone()
+            assert wipe is not None
+            connection.execute(wipe[0])
 
     def call(self, method: str, path: str, user: str, **kwargs: Any) -> Any:
         return self.client.request(method, path, headers=HEADERS[user], **kwargs)

@@ -92,7 +92,7 @@ async def _fill(url: str) -> None:
         await connection.execute("SET session_replication_role = replica")  # completed_at is set below
         await connection.execute(
             """
-            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at)
+            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, revision)
             SELECT 'user-' || lpad((n % 100)::text, 3, '0'),
                    'task ' || n || ' ' || (ARRAY['milk', 'report', 'call', 'gym', 'book'])[1 + n % 5],
                    CASE WHEN n % 3 = 0 THEN 'notes for ' || n END,
@@ -100,7 +100,8 @@ async def _fill(url: str) -> None:
                    CASE n % 4 WHEN 0 THEN ARRAY['home'] WHEN 1 THEN ARRAY['work', 'tag' || n % 50] ELSE '{}' END,
                    CASE WHEN n % 2 = 0 THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END,
                    n % 5 = 0,
-                   CASE WHEN n % 5 = 0 THEN $1::timestamptz END
+                   CASE WHEN n % 5 = 0 THEN $1::timestamptz END,
+                   n / 100 + 1  -- each user's tasks numbered 1 to 10,000
             FROM generate_series(1, 1000000) AS n
             """,
             NOW,

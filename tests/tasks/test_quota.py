@@ -13,14 +13,14 @@ from service.app import create_app
 from service.db.urls import asyncpg_dsn
 from service.tasks import queries
 from service.tasks.schemas import TaskCreate
-from tests.conftest import ALICE, BOB, TestClient, make_settings, problem_of
+from tests.conftest import ALICE, BOB, TestClient, make_settings, problem_of, wipe
 
 QUOTA = 3
 
 
 @pytest.fixture
 async def capped(migrated: str, admin: asyncpg.Connection) -> AsyncIterator[TestClient]:
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     async with AsyncTestClient(app=create_app(make_settings(migrated, max_tasks_per_user=QUOTA))) as client:
         yield client
 
@@ -57,18 +57,18 @@ async def test_deleting_frees_room(capped: TestClient) -> None:
 
 
 async def test_the_count_follows_every_insert_and_delete(admin: asyncpg.Connection) -> None:
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     await admin.execute("INSERT INTO tasks (user_id, title) SELECT 'u' || n % 3, 't' FROM generate_series(1, 30) n")
     await admin.execute("DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE user_id = 'u0' LIMIT 4)")
     counts = dict(await admin.fetch("SELECT user_id, tasks FROM task_counts ORDER BY user_id"))
     actual = dict(await admin.fetch("SELECT user_id, count(*)::int FROM tasks GROUP BY user_id"))
     assert counts == actual == {"u0": 6, "u1": 10, "u2": 10}
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     assert await admin.fetchval("SELECT count(*) FROM task_counts") == 0
 
 
 async def test_concurrent_creates_never_pass_the_quota(migrated: str, admin: asyncpg.Connection) -> None:
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     await admin.execute("INSERT INTO tasks (user_id, title) VALUES ('alice', 'first')")  # the count row exists
     pool = await asyncpg.create_pool(asyncpg_dsn(migrated), min_size=10, max_size=10)
     try:

@@ -53,6 +53,7 @@ async def test_create_returns_the_task_with_location(client: TestClient) -> None
         "completed_at",
         "created_at",
         "updated_at",
+        "revision",
     }
 
 

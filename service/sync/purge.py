@@ -1,0 +1,65 @@
+"""The purge job: trash past TRASH_RETENTION_DAYS, tombstones past SYNC_RETENTION_DAYS.
+
+Every process runs one (``run_every`` in the app's lifespan). Each step deletes a batch of rows
+it locks with ``FOR UPDATE SKIP LOCKED`` (sql/purge.sql), so any number of instances can purge
+at once: they share the rows, none is purged twice, and none waits on a row another holds. A
+step repeats while it fills its batch, each batch its own short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from service.db.statements import Executor, Val
+
+log = logging.getLogger(__name__)
+
+PURGE_EXPIRED_TRASH = Val.bind("purge_expired_trash")
+PURGE_EXPIRED_TOMBSTONES = Val.bind("purge_expired_tombstones")
+BATCH = 500
+
+
+class Retention(msgspec.Struct, frozen=True):
+    trash: timedelta
+    tombstones: timedelta
+
+
+class Purged(msgspec.Struct, frozen=True):
+    trashed_tasks: int
+    tombstones: int
+
+
+async def _drain(db: Executor, step: Val, before: datetime, batch: int) -> int:
+    total = 0
+    while True:
+        purged: int = await db.fetchval(step.sql, before, batch)
+        total += purged
+        if purged < batch:
+            return total
+
+
+async def purge(db: Executor, retention: Retention, *, now: datetime | None = None, batch: int = BATCH) -> Purged:
+    """One pass: trash older than its retention becomes tombstones, then old tombstones go."""
+    now = now or datetime.now(UTC)
+    return Purged(
+        trashed_tasks=await _drain(db, PURGE_EXPIRED_TRASH, now - retention.trash, batch),
+        tombstones=await _drain(db, PURGE_EXPIRED_TOMBSTONES, now - retention.tombstones, batch),
+    )
+
+
+async def run_every(seconds: float, db: Executor, retention: Retention) -> None:
+    """Purge every ``seconds`` (jittered, so instances started together spread out) until cancelled."""
+    while True:
+        await asyncio.sleep(seconds * random.uniform(0.5, 1.5))  # noqa: S311 (timing, not secrecy)
+        try:
+            purged = await purge(db, retention)
+        except Exception:  # the next pass retries; a request never depends on this one
+            log.exception("the purge failed; retrying in about %gs", seconds)
+            continue
+        if purged.trashed_tasks or purged.tombstones:
+            log.info("purged %d trashed tasks and %d tombstones", purged.trashed_tasks, purged.tombstones)

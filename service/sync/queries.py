@@ -1,0 +1,43 @@
+"""One typed function per named statement of sql/sync.sql."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from service.db.statements import Executor, Many
+from service.tasks.schemas import Task
+
+CHANGES = Many.bind("changes")
+
+# The columns of a row of ``changes`` before the task's, which follow in Task's field order.
+_TASK_FROM = 3
+
+
+class Feed(msgspec.Struct, frozen=True):
+    """A page of the user's changes, and their counter as the page read it."""
+
+    latest: int  # the user's revision
+    horizon: int  # changes up to here may be forgotten
+    tasks: list[Task]
+    deleted: list[UUID]
+    has_more: bool
+    revision: int  # what the client has seen after this page
+
+
+async def changes(db: Executor, *, user_id: str, since: int, limit: int) -> Feed:
+    """Up to ``limit`` changes after revision ``since``, oldest first, each task at most once."""
+    rows = await db.fetch(CHANGES.sql, user_id, since, limit + 1)
+    latest = rows[0]["latest"] or 0
+    changed = [row for row in rows if row["revision"] is not None]
+    has_more = len(changed) > limit
+    del changed[limit:]
+    return Feed(
+        latest=latest,
+        horizon=rows[0]["horizon"] or 0,
+        tasks=[Task(*row[_TASK_FROM:]) for row in changed if not row["deleted"]],
+        deleted=[row["id"] for row in changed if row["deleted"]],
+        has_more=has_more,
+        revision=changed[-1]["revision"] if has_more else latest,
+    )

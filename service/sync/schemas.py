@@ -1,0 +1,18 @@
+"""The change feed's answer."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from service.tasks.schemas import Task
+
+
+class Changes(msgspec.Struct):
+    """What changed after the client's revision; send ``revision`` as ``since`` next time."""
+
+    revision: int
+    has_more: bool
+    tasks: list[Task]
+    deleted_tasks: list[UUID]

@@ -1,0 +1,56 @@
+-- The purge job's statements: each works across users, in batches of $2 rows it locks with
+-- FOR UPDATE SKIP LOCKED, so instances purging at once share the work and none waits on a row a
+-- request (or another instance) holds. tests/db/test_sql.py holds this file to that.
+
+-- name: purge_expired_trash :val
+-- Delete up to $2 tasks trashed before $1 for good, each leaving a tombstone with its deletion's
+-- revision and time; returns how many went.
+WITH expired AS (
+    SELECT user_id, id
+    FROM trashed_tasks
+    WHERE deleted_at < $1
+    ORDER BY deleted_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM trashed_tasks
+    USING expired
+    WHERE trashed_tasks.user_id = expired.user_id AND trashed_tasks.id = expired.id
+    RETURNING trashed_tasks.user_id, trashed_tasks.id, trashed_tasks.revision, trashed_tasks.deleted_at
+), buried AS (
+    INSERT INTO task_tombstones (user_id, task_id, revision, deleted_at)
+    SELECT user_id, id, revision, deleted_at
+    FROM gone
+    RETURNING 1
+)
+SELECT count(*) FROM buried;
+
+-- name: purge_expired_tombstones :val
+-- Forget up to $2 deletions made before $1, raising each user's horizon past them, so a client
+-- that last synced before one gets 410 rather than keeping a task that is gone. Only users whose
+-- counter no write holds now: a user's writes never wait for the purge. Returns how many went.
+WITH expired AS (
+    SELECT user_id, task_id
+    FROM task_tombstones
+    WHERE deleted_at < $1
+    ORDER BY deleted_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), free AS (
+    SELECT user_id
+    FROM task_counts
+    WHERE user_id IN (SELECT user_id FROM expired)
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM task_tombstones
+    USING expired, free
+    WHERE task_tombstones.user_id = expired.user_id AND task_tombstones.task_id = expired.task_id
+      AND expired.user_id = free.user_id
+    RETURNING task_tombstones.user_id, task_tombstones.revision
+), raised AS (
+    UPDATE task_counts
+    SET horizon = greatest(horizon, forgotten.revision)
+    FROM (SELECT user_id, max(revision) AS revision FROM gone GROUP BY user_id) AS forgotten
+    WHERE task_counts.user_id = forgotten.user_id
+)
+SELECT count(*) FROM gone;
