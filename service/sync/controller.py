@@ -61,7 +61,7 @@ class ChangesController(Controller):
         feed = await queries.changes(db, user_id=user_id, since=since, limit=limit)
         if since > feed.latest:
             raise FieldError(
-                "since", f"is above your latest revision, {feed.latest}: send a revision this service gave you", "query"
+                "since", f"Expected a revision this service gave you, at most your latest, {feed.latest}", "query"
             )
         if since < feed.horizon:
             raise problem(

@@ -125,6 +125,29 @@ async def test_primary_key_leads_with_user_id(admin: asyncpg.Connection) -> None
     assert columns == ["user_id", "id"]
 
 
+async def test_every_key_of_users_data_leads_with_user_id(admin: asyncpg.Connection) -> None:
+    # Citus needs the distribution column in every primary and unique key; user_id first also
+    # makes each key a per-user range. Every table with a user_id column is checked, so a table
+    # added later is too.
+    keys = await admin.fetch(
+        """
+        SELECT i.indexrelid::regclass::text AS key, a.attname AS first_column
+        FROM pg_index i
+        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+        WHERE (i.indisprimary OR i.indisunique)
+          AND i.indrelid IN (
+              SELECT format('%I', table_name)::regclass
+              FROM information_schema.columns
+              WHERE table_schema = 'public' AND column_name = 'user_id'
+          )
+        """
+    )
+    assert {"tasks_pkey", "trashed_tasks_pkey", "task_tombstones_pkey", "task_counts_pkey"} <= {
+        key["key"] for key in keys
+    }
+    assert [key["key"] for key in keys if key["first_column"] != "user_id"] == []
+
+
 @pytest.mark.parametrize(
     ("title", "description"),
     [("", None), ("   ", None), ("x" * 201, None), ("ok", "d" * 1001)],
