@@ -63,7 +63,7 @@ class ChangesController(Controller):
             raise FieldError(
                 "since", f"Expected a revision this service gave you, at most your latest, {feed.latest}", "query"
             )
-        if since < feed.horizon:
+        if 0 < since < feed.horizon:  # from 0 a client has nothing to miss
             raise problem(
                 410,
                 f"revision {since} is older than the deletions this service still remembers (from {feed.horizon}): "
