@@ -103,8 +103,8 @@ async def admin(migrated: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def client(_session_client: TestClient, admin: asyncpg.Connection) -> TestClient:
-    """The app, served in-process, over an empty tasks table."""
-    await admin.execute("TRUNCATE tasks")
+    """The app, served in-process, over empty tables of tasks and idempotency keys."""
+    await admin.execute("TRUNCATE tasks, idempotency_keys")
     return _session_client
 
 

@@ -29,7 +29,12 @@ async def tables(connection: asyncpg.Connection) -> set[str]:
 
 async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connection) -> None:
     every = migrations.migration_ids()
-    assert every == ["0001.create-tasks", "0002.organise-tasks", "0003.count-tasks-per-user"]
+    assert every == [
+        "0001.create-tasks",
+        "0002.organise-tasks",
+        "0003.count-tasks-per-user",
+        "0006.idempotency-keys",
+    ]
 
     assert migrations.apply(scratch_url) == every
     assert "tasks" in await tables(scratch)
@@ -52,8 +57,8 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     scratch_url: str, scratch: asyncpg.Connection
 ) -> None:
     migrations.apply(scratch_url)
-    later = ["0002.organise-tasks", "0003.count-tasks-per-user"]
-    assert migrations.rollback(scratch_url, count=2) == later[::-1]  # the first schema
+    later = migrations.migration_ids()[1:]
+    assert migrations.rollback(scratch_url, count=len(later)) == later[::-1]  # the first schema
     await scratch.execute(
         """
         INSERT INTO tasks (user_id, title, description, completed)
@@ -83,7 +88,7 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     )
     changed = [tuple(row) for row in await scratch.fetch(snapshot)]
 
-    assert migrations.rollback(scratch_url, count=2) == later[::-1]
+    assert migrations.rollback(scratch_url, count=len(later)) == later[::-1]
     assert [tuple(row) for row in await scratch.fetch(snapshot)] == changed
     assert await scratch.fetchval("SELECT count(*) FROM tasks") == len(before)
     # And the first schema's trigger is back: a write that changes nothing leaves updated_at alone.
@@ -101,17 +106,19 @@ async def test_concurrent_migrators_take_turns(scratch_url: str, scratch: asyncp
     assert "tasks" in await tables(scratch)
 
 
-async def test_primary_key_leads_with_user_id(admin: asyncpg.Connection) -> None:
+@pytest.mark.parametrize(("table", "key"), [("tasks", ["user_id", "id"]), ("idempotency_keys", ["user_id", "key"])])
+async def test_primary_key_leads_with_user_id(admin: asyncpg.Connection, table: str, key: list[str]) -> None:
     columns = await admin.fetchval(
         """
         SELECT array_agg(a.attname ORDER BY k.ordinality)
         FROM pg_index i
         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ordinality)
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-        WHERE i.indrelid = 'tasks'::regclass AND i.indisprimary
-        """
+        WHERE i.indrelid = $1::regclass AND i.indisprimary
+        """,
+        table,
     )
-    assert columns == ["user_id", "id"]
+    assert columns == key
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
-"""The SQL files: every statement is run by the service, every one on tasks is scoped to one user,
-and the loader fails fast."""
+"""The SQL files: every statement is run by the service, every one on a table of users' rows is
+scoped to one user (but the few listed as serving every user), and the loader fails fast."""
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import pkgutil
 import re
 from collections.abc import Iterable, Iterator
@@ -17,12 +18,35 @@ from service.db.statements import Statement
 from service.tasks.schemas import Task
 
 TASK_TABLE = re.compile(r"\btasks\b", re.IGNORECASE)
-# The user filter must be on the tasks table itself and bound to $1, not merely mentioned.
+# The tables of users' rows: a statement on one of them filters by user_id = $1.
+USER_TABLES = re.compile(r"\b(?:tasks|idempotency_keys)\b", re.IGNORECASE)
+# The user filter must be on the table itself and bound to $1, not merely mentioned.
 USER_FILTER = re.compile(r"\bWHERE\s+(?:tasks\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
+# A statement that serves the whole service rather than one user's request (a purge) says so, and
+# why, in a comment line under its name: "-- every user: <why>". Each is listed in ACROSS_USERS,
+# so that a new one is a change someone reviews, not a comment slipped in.
+EVERY_USER = re.compile(r"^\s*--\s*every user:\s*\S")
+ACROSS_USERS = {"purge_expired_idempotency_keys"}
 
 
 def task_queries() -> list[sqlfile.Query]:
     return [query for query in sqlfile.load().values() if TASK_TABLE.search(query.sql)]
+
+
+def user_queries() -> list[sqlfile.Query]:
+    return [query for query in sqlfile.load().values() if USER_TABLES.search(query.sql)]
+
+
+def marked_every_user(text: str, name_line: int) -> bool:
+    """Whether the comment lines under the name line (1-based) of a statement in ``text`` mark it."""
+    below = text.splitlines()[name_line:]
+    comments = itertools.takewhile(lambda line: line.lstrip().startswith("--"), below)
+    return any(EVERY_USER.match(line) for line in comments)
+
+
+def across_users(query: sqlfile.Query) -> bool:
+    filename, line = query.source.rsplit(":", 1)
+    return marked_every_user((sqlfile.SQL_DIR / filename).read_text(encoding="utf-8"), int(line))
 
 
 # The statements that answer with whole tasks, and so must list columns in Task's order.
@@ -62,12 +86,26 @@ def test_every_named_statement_is_bound_by_the_service() -> None:
     assert not unbound, f"sql/ declares statements no module of the service binds: {unbound}"
 
 
-def test_the_user_filter_check_sees_the_statements_on_tasks() -> None:
-    assert {query.name for query in task_queries()} >= RETURNING_TASKS | {"delete_task"}
+def test_the_user_filter_check_sees_the_statements_on_every_users_table() -> None:
+    checked = {query.name for query in user_queries()}
+    assert checked >= RETURNING_TASKS | {"delete_task", "idempotency_key_answer", "record_idempotency_key_answer"}
 
 
-@pytest.mark.parametrize("query", task_queries(), ids=lambda query: query.name)
-def test_every_task_query_is_filtered_by_user_id_as_first_parameter(query: sqlfile.Query) -> None:
+def test_only_the_listed_statements_work_across_users() -> None:
+    assert {query.name for query in user_queries() if across_users(query)} == ACROSS_USERS
+
+
+def test_the_every_user_mark_needs_a_reason_under_the_name_line() -> None:
+    text = "-- name: purge :val\n-- What it does.\n-- every user: a purge serves the service.\nDELETE FROM t;\n"
+    assert marked_every_user(text, 1)
+    assert not marked_every_user(text.replace(" a purge serves the service.", ""), 1)  # no reason given
+    assert not marked_every_user("-- name: a :val\nSELECT 1;\n-- every user: below the SQL\n", 1)
+
+
+@pytest.mark.parametrize(
+    "query", [query for query in user_queries() if not across_users(query)], ids=lambda query: query.name
+)
+def test_every_query_on_a_users_table_is_filtered_by_user_id_as_first_parameter(query: sqlfile.Query) -> None:
     if query.sql.lstrip().upper().startswith("INSERT"):
         # An insert scopes the new row by writing user_id from $1.
         assert re.search(r"\(\s*user_id\b", query.sql), f"{query.source}: insert does not set user_id"
