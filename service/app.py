@@ -143,9 +143,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+                "X-Request-ID",
+            ],
             expose_headers=[
                 "ETag",
+                "Idempotent-Replayed",
                 "Link",
                 "Location",
                 "Retry-After",
