@@ -30,6 +30,7 @@ from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
 from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
+from service.idempotency import openapi as idempotency_openapi
 from service.observability.metrics import Metrics, metrics_route
 from service.tags.controller import TagController
 from service.tasks import openapi as tasks_openapi
@@ -45,6 +46,7 @@ a JWT whose `sub` is the `{user_id}` in the path: from the web app's Better Auth
 (`authClient.token()`), or in development `make token USER=alice`.
 Press **Authorize**, paste a token, and try any call.
 Errors are RFC 9457 problem details (`application/problem+json`).
+Every write takes an optional `Idempotency-Key` header, which makes retrying it safe.
 """
 
 BEARER_SCHEME_DESCRIPTION = (
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.observability.logs); the app only emits records.
         logging_config=None,
     )
-    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced)  # generated once here, then served as amended
+    # Generated once here, then served as amended.
+    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced, idempotency_openapi.say_what_is_enforced)
     app.put_behind(asgi.outer_layers(settings, metrics))
     return app
