@@ -25,6 +25,7 @@ carries the rate limit's headers like any other answer.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 from litestar import Request
@@ -36,6 +37,8 @@ from service.db.pool import BOUND_DATABASE, Database, PinnedDatabase
 from service.http.problems import problem
 from service.idempotency import keys, queries
 from service.idempotency.answers import Buffered, Replay
+
+log = logging.getLogger(__name__)
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_AFTER_SECONDS = "1"  # a write takes milliseconds: by then the first has answered
@@ -94,6 +97,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     raise _NotRecorded
                 answer = held.recorded(fingerprint)
                 if not await queries.record_answer(tx, user_id=user, key=key, answer=answer, replacing=keys.LIFETIME):
+                    # The key's lock rules this out; should it happen, the write must not commit twice.
+                    log.error("an answer was recorded under this request's key while it held the key's lock")
                     raise problem(409, STILL_RUNNING, headers={"Retry-After": RETRY_AFTER_SECONDS})
         except _NotRecorded:
             pass

@@ -12,17 +12,19 @@ from uuid import uuid4
 import asyncpg
 import pytest
 from litestar import post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from service.config import Settings
 from service.db.pool import InjectedDatabase
+from service.db.urls import asyncpg_dsn
 from service.http.docs import UserId
 from service.http.problems import problem
 from service.tasks import queries
 from service.tasks.schemas import TaskCreate
-from tests.conftest import ALICE, TestClient, create, make_settings, problem_of
+from tests.conftest import ALICE, CapturedLog, TestClient, create, make_settings, problem_of
 from tests.idempotency.test_replay import count_tasks, keyed
 
 
@@ -70,11 +72,34 @@ async def write_then_refuse(db: InjectedDatabase, user_id: UserId, data: JSONBod
     raise problem(409, "refused after writing")
 
 
+RACED = "raced"
+
+
+def write_while_another_records(dsn: str) -> HTTPRouteHandler:
+    @post("/api/{user_id:str}/write-while-another-records", include_in_schema=False)
+    async def handler(db: InjectedDatabase, user_id: UserId, data: JSONBody[TaskCreate]) -> None:
+        """A write during which the key's answer is recorded by someone who skipped its lock."""
+        await queries.create_task(db, user_id=user_id, data=data, quota=100)
+        other = await asyncpg.connect(dsn)
+        try:
+            await other.execute(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body) "
+                "VALUES ($1, $2, sha256('other'), 200, 'theirs')",
+                user_id,
+                RACED,
+            )
+        finally:
+            await other.close()
+
+    return handler
+
+
 @pytest.fixture
 async def with_a_failing_route(migrated: str, admin: asyncpg.Connection) -> AsyncIterator[TestClient]:
     await admin.execute("TRUNCATE tasks, idempotency_keys")
     app = create_app(make_settings(migrated))
     app.register(write_then_refuse)
+    app.register(write_while_another_records(asyncpg_dsn(migrated)))
     async with AsyncTestClient(app=app) as client:
         yield client
 
@@ -91,6 +116,20 @@ async def test_an_error_answer_undoes_what_the_handler_wrote(
     unkeyed = await with_a_failing_route.post(path, json={"title": "kept"}, headers=ALICE)
     assert unkeyed.status_code == 409
     assert await count_tasks(admin) == 1  # without a key, each statement commits on its own, as ever
+
+
+async def test_a_write_is_undone_rather_than_recorded_over_a_fresh_answer(
+    with_a_failing_route: TestClient, admin: asyncpg.Connection, json_log: CapturedLog
+) -> None:
+    # The key's lock makes this impossible; the insert that records an answer checks it anyway.
+    path = "/api/alice/write-while-another-records"
+    refused = await with_a_failing_route.post(path, json={"title": "undone"}, headers=keyed(key=RACED))
+    assert refused.status_code == 409
+    assert await count_tasks(admin) == 0
+    assert await admin.fetchval("SELECT body FROM idempotency_keys WHERE key = $1", RACED) == b"theirs"
+    [error] = [line for line in json_log.lines() if line["level"] == "error"]
+    assert "held the key's lock" in error["message"]
+    assert error["request_id"] == refused.headers["x-request-id"]
 
 
 LOSE_THE_COMMIT = "lose-the-commit"

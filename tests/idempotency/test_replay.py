@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
 import pytest
+from litestar.testing import AsyncTestClient
 
-from tests.conftest import ALICE, BOB, TestClient, create, problem_of
+from service.app import create_app
+from tests.conftest import ALICE, BOB, TestClient, bearer, create, make_settings, problem_of
 
 KEY = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 JSON = {"Content-Type": "application/json"}
@@ -221,3 +223,18 @@ async def test_a_browser_may_send_the_key_and_read_the_replay_marker(client: Tes
     again = await client.post("/api/alice/tasks", json={"title": "x"}, headers={**keyed(), **origin})
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" in again.headers["access-control-expose-headers"].lower()
+
+
+async def test_this_layers_answers_carry_the_rate_limit_headers_like_any_other(migrated: str) -> None:
+    settings = make_settings(migrated, rate_limit_per_minute=600, rate_limit_burst=60)
+    carol, key = bearer("carol"), {"Idempotency-Key": str(uuid4())}
+    async with AsyncTestClient(app=create_app(settings)) as limited:
+        answers = [
+            await limited.post("/api/carol/tasks", json={"title": "x"}, headers={**carol, **key}),
+            await limited.post("/api/carol/tasks", json={"title": "x"}, headers={**carol, **key}),  # replayed
+            await limited.post("/api/carol/tasks", json={"title": "y"}, headers={**carol, **key}),  # 422
+            await limited.post("/api/carol/tasks", json={"title": "x"}, headers={**carol, "Idempotency-Key": ""}),
+        ]
+    assert [answer.status_code for answer in answers] == [201, 201, 422, 400]
+    remaining = [int(answer.headers["ratelimit-remaining"]) for answer in answers]
+    assert remaining == sorted(remaining, reverse=True)  # each one counted
