@@ -91,7 +91,7 @@ def route_middleware(verifier: TokenVerifier, limiter: Limiter | None) -> list[M
         # The OpenAPI routes are open; /health and / say exclude_from_auth; a preflight has no token.
         DefineMiddleware(BearerAuthMiddleware, verifier=verifier, exclude=["^/docs"], exclude_http_methods=["OPTIONS"]),
         *([RateLimitMiddleware(limiter)] if limiter is not None else []),
-        IdempotencyMiddleware(),
+        IdempotencyMiddleware,
     ]
 
 

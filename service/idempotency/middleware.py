@@ -29,8 +29,6 @@ import logging
 from typing import Any, cast
 
 from litestar import Request
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from service.db.pool import BOUND_DATABASE, Database, PinnedDatabase
@@ -54,27 +52,33 @@ class _NotRecorded(Exception):
     """The handler's answer is not a 2xx: roll back what it did, record nothing (not an error)."""
 
 
-class IdempotencyMiddleware(ASGIMiddleware):
-    """Runs a keyed write at most once per key and user, and replays its answer to a repeat."""
+class IdempotencyMiddleware:
+    """Runs a keyed write at most once per key and user, and replays its answer to a repeat.
 
-    scopes = (ScopeType.HTTP,)
+    A plain ASGI layer, which Litestar takes as route middleware as it is: a request without a key
+    costs a few comparisons and a look at its headers, without the bypass checks of Litestar's
+    ``ASGIMiddleware`` (every route here is HTTP, none excludes it).
+    """
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    __slots__ = ("app",)
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         user = scope.get("user")
-        write = cast("HTTPScope", scope)["method"] in WRITES
+        write = cast("HTTPScope", scope).get("method") in WRITES
         if not write or not isinstance(user, str) or not (sent := keys.sent_keys(scope["headers"])):
-            await next_app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         try:
-            answer = await self._answer_once(scope, receive, next_app, user, sent)
+            answer = await self._answer_once(scope, receive, sent, user)
         except Exception as exc:  # nothing has been sent yet: answer it as the route would
             await _answer_error(exc, scope, receive, send)
             return
         await answer.send_to(send)
 
-    async def _answer_once(
-        self, scope: Scope, receive: Receive, next_app: ASGIApp, user: str, sent: list[bytes]
-    ) -> Buffered | Replay:
+    async def _answer_once(self, scope: Scope, receive: Receive, sent: list[bytes], user: str) -> Buffered | Replay:
         key = keys.key_of(sent)
         request: Request[Any, Any, Any] = Request(scope, receive)
         body = await request.body()  # kept in the scope: the handler reads this, not the client again
@@ -92,7 +96,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                         raise problem(422, USED_FOR_ANOTHER_REQUEST)
                     return Replay(recorded)
                 state[BOUND_DATABASE] = PinnedDatabase(database, tx)
-                await next_app(scope, receive, held)
+                await self.app(scope, receive, held)
                 if not held.succeeded:
                     raise _NotRecorded
                 answer = held.recorded(fingerprint)
