@@ -66,10 +66,13 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        user = scope.get("user")
         write = cast("HTTPScope", scope).get("method") in WRITES
-        if not write or not isinstance(user, str) or not (sent := keys.sent_keys(scope["headers"])):
-            await self.app(scope, receive, send)
+        if (
+            not write
+            or not (sent := keys.sent_keys(scope["headers"]))
+            or not isinstance(user := scope.get("user"), str)
+        ):
+            await self.app(scope, receive, send)  # not a keyed write; or one without a user, which no route has
             return
         try:
             answer = await self._answer_once(scope, receive, sent, user)
