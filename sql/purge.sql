@@ -54,3 +54,21 @@ WITH expired AS (
     WHERE task_counts.user_id = forgotten.user_id
 )
 SELECT count(*) FROM gone;
+
+-- name: purge_expired_idempotency_keys :val
+-- Delete at most $2 keys older than $1, oldest first, skipping rows a request has locked (it is
+-- replacing them), so concurrent purges share the work and never wait; returns how many went.
+WITH expired AS (
+    SELECT user_id, key
+    FROM idempotency_keys
+    WHERE created_at < now() - $1::interval
+    ORDER BY created_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), purged AS (
+    DELETE FROM idempotency_keys AS stale
+    USING expired
+    WHERE stale.user_id = expired.user_id AND stale.key = expired.key
+    RETURNING 1
+)
+SELECT count(*) FROM purged;

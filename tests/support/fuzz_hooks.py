@@ -14,6 +14,12 @@ FUZZ_TOKENS users instead, in turn, so that the session's rate, spread over them
 each one's limit. A case about a task goes to the task's owner, as a client's would: a task
 read, changed or deleted after its creation is found. A case whose token or path is not alice's
 (one testing a missing or broken token, or another user's path) is sent as generated.
+
+A well-formed Idempotency-Key is made unique to its case. Schemathesis sends the few keys it
+generates again and again, and a key sent before with the same method, path and body gets that
+earlier answer replayed, as documented, whatever else the case varies (an If-Match it broke, say):
+the checks would take that answer for this case's. Replays have tests of their own
+(tests/idempotency/); here each case is answered on its own. A malformed key is sent as generated.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from typing import Any
 
 import schemathesis
@@ -30,6 +37,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.meta import CoveragePhaseData
 from schemathesis.hooks import HookContext
 
+from service.idempotency.keys import HEADER, KEY_MAX, KEY_PATTERN
 from service.tasks.listing import DEFAULT_SORT
 
 LIST_PATH = "/api/{user_id}/tasks"
@@ -42,6 +50,7 @@ USERS = [user for user in TOKENS if user != GENERATED_FOR] or [GENERATED_FOR]
 OWNERS: dict[str, str] = {}  # task id -> its user, from every task the service answered with
 REVISIONS: dict[str, int] = {}  # user -> the highest revision the service answered with
 _turns = itertools.count()
+_keys = itertools.count()
 
 
 @schemathesis.auth(refresh_interval=None, retry_on=[])
@@ -58,6 +67,7 @@ class Alice:
 @schemathesis.hook
 def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
     spread_over_users(case)
+    unique_idempotency_key(case)
     if case.method.upper() == "GET" and case.path == CHANGES_PATH and _meant_valid(case, "since"):
         since = str((case.query or {}).get("since", ""))
         if since.isdigit():  # as generated, an int or its digits
@@ -78,6 +88,14 @@ def spread_over_users(case: Case[Any]) -> None:
     user = OWNERS.get(str(path.get("task_id"))) or USERS[next(_turns) % len(USERS)]
     path["user_id"] = user
     case.headers["Authorization"] = f"Bearer {TOKENS[user]}"
+
+
+def unique_idempotency_key(case: Case[Any]) -> None:
+    """A well-formed key, made unique to the case and still well-formed (its tail is a counter)."""
+    key = case.headers.get(HEADER) if case.headers else None
+    if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
+        tag = f"{next(_keys):x}"
+        case.headers[HEADER] = key[: KEY_MAX - len(tag)] + tag
 
 
 def _remember_owners(response: Response) -> None:

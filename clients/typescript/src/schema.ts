@@ -562,7 +562,10 @@ export interface operations {
     ApiUserIdTasksCreateTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -579,6 +582,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     /** @description Path of the new task */
                     Location: string;
                     "X-Content-Type-Options"?: string;
@@ -627,9 +632,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user already has MAX_TASKS_PER_USER tasks (10,000 by default). */
+            /** @description The user already has MAX_TASKS_PER_USER tasks (10,000 by default). Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
             409: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -656,6 +663,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -710,7 +726,10 @@ export interface operations {
                 /** @description Must be true: delete the completed tasks. */
                 completed: true;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -721,6 +740,8 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -758,8 +779,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1041,6 +1082,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1059,6 +1102,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1114,6 +1159,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1143,6 +1199,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1197,6 +1262,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1209,6 +1276,8 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1253,6 +1322,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1264,6 +1344,15 @@ export interface operations {
             };
             /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1318,6 +1407,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1336,6 +1427,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1391,6 +1484,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1420,6 +1524,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1474,6 +1587,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1492,6 +1607,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1547,6 +1664,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1576,6 +1704,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
