@@ -63,7 +63,7 @@ class ChangesController(Controller):
             raise FieldError(
                 "since", f"is above your latest revision, {feed.latest}: send a revision this service gave you", "query"
             )
-        if since < feed.horizon:
+        if 0 < since < feed.horizon:  # from 0 a client holds nothing a forgotten deletion could leave behind
             raise problem(
                 410,
                 f"revision {since} is older than the deletions this service still remembers (from {feed.horizon}): "
