@@ -80,8 +80,22 @@ def _listed(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def _named(given: list[str], names: tuple[str, ...]) -> list[str]:
+    """The names ``given`` lists, where a name may itself hold commas ("service, no access log"):
+    from left to right, the longest name the next items spell."""
+    split = sorted((([part.strip() for part in name.split(",")], name) for name in names), key=lambda p: -len(p[0]))
+    chosen, i = [], 0
+    while i < len(given):
+        found = next(((parts, name) for parts, name in split if given[i : i + len(parts)] == parts), None)
+        if found is None:
+            raise SystemExit(f"bench: no target named {given[i]!r} (known: {'; '.join(names)})")
+        chosen.append(found[1])
+        i += len(found[0])
+    return chosen
+
+
 ONLY = _listed("BENCH_ONLY")
-TARGETS = _listed("BENCH_TARGETS")
+TARGETS = _named(_listed("BENCH_TARGETS"), (NOOP, BARE, BEFORE_SYNC, SERVICE, QUIET, REPLICA))
 SERVERS = _listed("BENCH_SERVERS") or list(servers.SERVERS)
 LIMITS = os.environ.get("BENCH_LIMITS", "1") != "0"
 
