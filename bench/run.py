@@ -199,8 +199,25 @@ def before_sync(db: psycopg.Connection[Any], database_url: str) -> str:
     return url
 
 
+def settle(db: psycopg.Connection[Any], timeout: float = 10) -> None:
+    """Wait until no other session of ``db``'s database runs a statement: the requests wrk sent
+    last may still be running when it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = db.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()"
+        ).fetchone()
+        if busy == (0,):
+            return
+        time.sleep(0.05)
+
+
 def clear(db: psycopg.Connection[Any], users: list[str]) -> None:
-    """The users' tasks gone, from the trash too where there is one."""
+    """The users' tasks gone, from the trash too where there is one. Only once no request runs:
+    each of the service's writes locks its user's counter row before the task, where this
+    delete's trigger locks the counters after the tasks, and the two could deadlock."""
+    settle(db)
     db.execute("DELETE FROM tasks WHERE user_id = any(%s)", (users,))
     db.execute("VACUUM tasks")
     if db.execute("SELECT to_regclass('trashed_tasks') IS NOT NULL").fetchone() == (True,):
