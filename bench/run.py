@@ -8,8 +8,13 @@ embedded PostgreSQL seeded with USERS users of TASKS tasks each:
 
 - noop: a Litestar route returning a constant;
 - bare: one Litestar + asyncpg handler per scenario running the service's SQL, nothing else;
+- bare without revisions: the same handlers' writes as they were before revisions and the trash, on a
+  second database of the same server migrated only up to 0003 (bench.reference.BEFORE_SYNC);
 - service: the service as shipped (and, under uvicorn, once more without its access log);
 - fastapi+sqlmodel: the original design, FastAPI + SQLModel + PyJWT (the ``bench`` extra).
+
+CPU per request is counted for the server's processes and, apart, for PostgreSQL's (all of its
+processes: every row runs alone, so what PostgreSQL does meanwhile is that row's work).
 
 wrk (two threads) loads one row at a time; the rows run in a new order each round and each
 reports medians over BENCH_ROUNDS rounds, so a noisy neighbour skews all alike. Results, the
@@ -29,22 +34,24 @@ import random
 import secrets
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import msgspec
 import psutil
 import psycopg
 
-from bench import limits, report, servers, wrk
-from bench.report import BARE, NOOP, QUIET, REPLICA, SERVICE, Result
+from bench import limits, reference, report, servers, wrk
+from bench.report import BARE, BEFORE_SYNC, CHANGES, CHANGES_LIST, NOOP, QUIET, REPLICA, SERVICE, Result
 from bench.wrk import Request, Sequence
 from service.config import Settings
 from service.db import embedded, migrations
@@ -55,6 +62,8 @@ OUT = servers.ROOT / ".bench"
 USERS = 200
 TASKS = 20
 PUT_TASKS = 5
+SYNC_TASKS = 40  # tasks of each user whose changes are read, numbered 1 to 40 ...
+SINCE = 20  # ... so 20 changed tasks follow this revision
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
@@ -71,8 +80,22 @@ def _listed(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def _named(given: list[str], names: tuple[str, ...]) -> list[str]:
+    """The names ``given`` lists, where a name may itself hold commas ("service, no access log"):
+    from left to right, the longest name the next items spell."""
+    split = sorted((([part.strip() for part in name.split(",")], name) for name in names), key=lambda p: -len(p[0]))
+    chosen, i = [], 0
+    while i < len(given):
+        found = next(((parts, name) for parts, name in split if given[i : i + len(parts)] == parts), None)
+        if found is None:
+            raise SystemExit(f"bench: no target named {given[i]!r} (known: {'; '.join(names)})")
+        chosen.append(found[1])
+        i += len(found[0])
+    return chosen
+
+
 ONLY = _listed("BENCH_ONLY")
-TARGETS = _listed("BENCH_TARGETS")
+TARGETS = _named(_listed("BENCH_TARGETS"), (NOOP, BARE, BEFORE_SYNC, SERVICE, QUIET, REPLICA))
 SERVERS = _listed("BENCH_SERVERS") or list(servers.SERVERS)
 LIMITS = os.environ.get("BENCH_LIMITS", "1") != "0"
 
@@ -81,6 +104,14 @@ LISTED = [f"bench-{u}" for u in range(1, USERS + 1)]  # list, get, toggle
 REPLACED = [f"bench-put-{u}" for u in range(1, USERS + 1)]  # replace: changes what the filtered list shows
 CREATORS = [f"bench-new-{u}" for u in range(USERS)]  # create; their tasks go after each row
 DELETED = [f"bench-del-{u}" for u in range(USERS)]  # delete: rows made for each row, the rest removed after
+SYNCED = [f"bench-sync-{u}" for u in range(1, USERS + 1)]  # changes 20, list limit 20; nothing writes them
+# What the database without revisions gets of each task: the same ids, content and times.
+COPY_OUT = """
+SELECT id, user_id, title, description, completed, priority, tags, due_at, created_at, updated_at FROM tasks
+"""
+COPY_IN = """
+COPY tasks (id, user_id, title, description, completed, priority, tags, due_at, created_at, updated_at) FROM STDIN
+"""
 
 
 def seed(db: psycopg.Connection[Any]) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
@@ -109,6 +140,19 @@ def seed(db: psycopg.Connection[Any]) -> tuple[dict[str, list[str]], dict[str, l
         """,
         (USERS, PUT_TASKS),
     )
+    # Inserted in order of t, each task with the next revision of its user: 1 to SYNC_TASKS.
+    db.execute(
+        """
+        INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
+        SELECT 'bench-sync-' || u, 'task ' || t, CASE WHEN t %% 2 = 0 THEN 'some words about it' END,
+               (ARRAY['low', 'medium', 'high']::task_priority[])[1 + t %% 3],
+               CASE WHEN t %% 2 = 0 THEN ARRAY['work'] ELSE ARRAY['home', 'errands'] END,
+               CASE WHEN t %% 4 <> 0 THEN now() + t * interval '1 hour' END
+        FROM generate_series(1, %s) AS t, generate_series(1, %s) AS u
+        ORDER BY t, u
+        """,
+        (SYNC_TASKS, USERS),
+    )
     db.execute("VACUUM ANALYZE tasks")
     ids: dict[str, list[str]] = {}
     for user_id, task_id in db.execute("SELECT user_id, id::text FROM tasks ORDER BY user_id, id").fetchall():
@@ -131,14 +175,65 @@ def seed(db: psycopg.Connection[Any]) -> tuple[dict[str, list[str]], dict[str, l
     return {u: ids[u] for u in LISTED}, {u: ids[u] for u in REPLACED}, cursors
 
 
+def database_named(database_url: str, name: str) -> str:
+    """The URL of another database on the same server."""
+    return urlsplit(database_url)._replace(path=f"/{name}").geturl()
+
+
+def before_sync(db: psycopg.Connection[Any], database_url: str) -> str:
+    """A second database on the bench's server, migrated only up to reference.BEFORE_SYNC_MIGRATION
+    (no revisions, no trash), holding the same tasks with the same ids; its URL."""
+    name = "bench_before_sync"
+    db.execute(f"CREATE DATABASE {name}")
+    url = database_named(database_url, name)
+    with tempfile.TemporaryDirectory(prefix="bench-migrations-") as directory:
+        for path in sorted(migrations.MIGRATIONS_DIR.glob("*.sql")):
+            if path.name.split(".")[0] <= reference.BEFORE_SYNC_MIGRATION.split(".")[0]:
+                shutil.copy(path, directory)
+        migrations.apply(url, directory=Path(directory))
+    with psycopg.connect(url, autocommit=True) as before:
+        with before.cursor().copy(COPY_IN) as copy:
+            for row in db.execute(COPY_OUT):
+                copy.write_row(row)
+        before.execute("VACUUM ANALYZE tasks")
+    return url
+
+
+def settle(db: psycopg.Connection[Any], timeout: float = 10) -> None:
+    """Wait until no other session of ``db``'s database runs a statement: the requests wrk sent
+    last may still be running when it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = db.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()"
+        ).fetchone()
+        if busy == (0,):
+            return
+        time.sleep(0.05)
+
+
+def clear(db: psycopg.Connection[Any], users: list[str]) -> None:
+    """The users' tasks gone, from the trash too where there is one. Only once no request runs:
+    each of the service's writes locks its user's counter row before the task, where this
+    delete's trigger locks the counters after the tasks, and the two could deadlock."""
+    settle(db)
+    db.execute("DELETE FROM tasks WHERE user_id = any(%s)", (users,))
+    db.execute("VACUUM tasks")
+    if db.execute("SELECT to_regclass('trashed_tasks') IS NOT NULL").fetchone() == (True,):
+        db.execute("DELETE FROM trashed_tasks WHERE user_id = any(%s)", (users,))
+        db.execute("VACUUM trashed_tasks")
+
+
 @dataclass
 class Scenario:
     name: str
     requests: list[Request] = field(default_factory=list)
     # For a scenario whose requests can each be sent only once: rows to make for about this
-    # many requests, and the requests; ``clear`` users lose their tasks after each run.
+    # many requests, and the requests; ``clear`` users lose their tasks after each run, in ``db``.
     make: Callable[[int], Sequence] | None = None
     clear: list[str] = field(default_factory=list)
+    db: psycopg.Connection[Any] | None = None
 
 
 def token(secret: str, user: str) -> dict[str, str]:
@@ -155,7 +250,7 @@ def scenarios(
     cursors: dict[str, str],
     secret: str,
 ) -> dict[str, Scenario]:
-    tokens = {user: token(secret, user) for user in [*LISTED, *REPLACED, *CREATORS, *DELETED]}
+    tokens = {user: token(secret, user) for user in [*LISTED, *REPLACED, *CREATORS, *DELETED, *SYNCED]}
     json_headers = {"Content-Type": "application/json"}
     lists = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in LISTED]
     # The second page of a filtered list sorted by due date.
@@ -198,6 +293,11 @@ def scenarios(
             "DELETE", [tokens[u] for u in DELETED], [(index[u], f"/api/{u}/tasks/{task_id}") for u, task_id in rows]
         )
 
+    # A page of the change feed: the 20 tasks after revision SINCE of a user who has SYNC_TASKS; and
+    # the first page of 20 of the same users' task list.
+    changes = [Request("GET", f"/api/{u}/changes?since={SINCE}&limit=20", tokens[u]) for u in SYNCED]
+    pages = [Request("GET", f"/api/{u}/tasks?limit=20", tokens[u]) for u in SYNCED]
+
     def weighted(requests: list[Request], weight: int) -> list[Request]:
         return [Request(r.method, r.path, r.headers, r.body, weight) for r in requests]
 
@@ -206,15 +306,18 @@ def scenarios(
         Scenario("list 20", lists),
         Scenario("list filtered", filtered),
         Scenario("get one", gets),
-        Scenario("create", creates, clear=CREATORS),
+        Scenario("create", creates, clear=CREATORS, db=db),
         Scenario("toggle", toggles),
         Scenario("replace", replaces),
-        Scenario("delete", make=deletes, clear=DELETED),
+        Scenario("delete", make=deletes, clear=DELETED, db=db),
         Scenario(
             "mixed",
             weighted(lists, 14) + weighted(gets, 3) + weighted(toggles, 2) + weighted(creates, 1),
             clear=CREATORS,
+            db=db,
         ),
+        Scenario(CHANGES, changes),
+        Scenario(CHANGES_LIST, pages),
     ]
     return {s.name: s for s in found}
 
@@ -226,10 +329,22 @@ PLAN: dict[str, list[tuple[str, int]]] = {
         *((name, CONNECTIONS) for name in ("list 20", "get one", "create", "toggle", "replace", "delete")),
         ("list 20", HIGH_CONNECTIONS),
     ],
+    BEFORE_SYNC: [(name, CONNECTIONS) for name in report.REVISED_WRITES],
     SERVICE: [
         *(
             (name, CONNECTIONS)
-            for name in ("list 20", "list filtered", "get one", "create", "toggle", "replace", "delete", "mixed")
+            for name in (
+                "list 20",
+                "list filtered",
+                "get one",
+                "create",
+                "toggle",
+                "replace",
+                "delete",
+                "mixed",
+                CHANGES,
+                CHANGES_LIST,
+            )
         ),
         ("list 20", HIGH_CONNECTIONS),
     ],
@@ -239,6 +354,7 @@ PLAN: dict[str, list[tuple[str, int]]] = {
 APPS = {
     NOOP: ("bench.reference:noop_app", "/noop"),
     BARE: ("bench.reference:bare_app", "/api/bench-1/tasks"),
+    BEFORE_SYNC: ("bench.reference:bare_app_before_sync", "/api/bench-1/tasks"),  # a 405: up
     SERVICE: (servers.SERVICE, "/health/ready"),
     QUIET: (servers.SERVICE, "/health/ready"),
     REPLICA: ("bench.fastapi_sqlmodel:create_app", "/docs"),
@@ -275,12 +391,23 @@ def wanted(kind: str, target: str, scenario: str) -> bool:
 
 
 class Bench:
-    def __init__(self, db: psycopg.Connection[Any]):
+    def __init__(self, db: psycopg.Connection[Any], postgres: servers.Postgres | None = None):
         self.db = db
+        self.postgres = postgres
         self.rates: dict[tuple[str, str, str, int], float] = {}  # the latest requests/s of each row
 
-    def load(self, row: Row, seconds: int) -> dict[str, int]:
-        """Run wrk on one row for ``seconds``, making and clearing what the scenario needs."""
+    def db_cpu(self) -> float | None:
+        if self.postgres is None:
+            return None
+        try:
+            return self.postgres.cpu_seconds()
+        except psutil.Error:  # another user's processes, say: then not counted
+            return None
+
+    def load(self, row: Row, seconds: int) -> dict[str, float]:
+        """Run wrk on one row for ``seconds``, making and clearing what the scenario needs. The
+        summary has the CPU seconds of the server, of PostgreSQL (or -1) and of wrk, and the wall
+        time, all measured around wrk alone, so making and clearing rows count in none of them."""
         scenario = row.scenario
         load: list[Request] | Sequence = scenario.requests
         if scenario.make is not None:
@@ -289,20 +416,23 @@ class Bench:
             rate = max(DELETE_GUESS, self.rates.get(row.key, 0.0))
             load = scenario.make(int(rate * (seconds + 1) * 1.5))
         try:
-            summary = wrk.run(row.server.base, load, seconds, row.connections)
+            wrk_before, server_before, db_before = children_cpu(), row.server.cpu_seconds(), self.db_cpu()
+            started = time.monotonic()
+            summary: dict[str, float] = {**wrk.run(row.server.base, load, seconds, row.connections)}
+            summary["wall_s"] = time.monotonic() - started
+            db_after = self.db_cpu()
+            summary["server_cpu_s"] = row.server.cpu_seconds() - server_before
+            summary["db_cpu_s"] = -1.0 if db_before is None or db_after is None else db_after - db_before
+            summary["wrk_cpu_s"] = children_cpu() - wrk_before
         finally:
             if scenario.clear:
-                self.db.execute("DELETE FROM tasks WHERE user_id = any(%s)", (scenario.clear,))
-                self.db.execute("VACUUM tasks")
+                clear(scenario.db or self.db, scenario.clear)
         self.rates[row.key] = max(self.rates.get(row.key, 0.0), summary["requests"] / (summary["duration_us"] / 1e6))
         return summary
 
     def measure(self, row: Row) -> Result:
-        wrk_before = children_cpu()
-        cpu_before, started = row.server.cpu_seconds(), time.monotonic()
         summary = self.load(row, DURATION)
-        wall = time.monotonic() - started
-        server_seconds = row.server.cpu_seconds() - cpu_before
+        wall, server_seconds, db_seconds = summary["wall_s"], summary["server_cpu_s"], summary["db_cpu_s"]
         result = Result(
             server=row.server.kind,
             target=row.target,
@@ -311,16 +441,17 @@ class Bench:
             rps=summary["requests"] / (summary["duration_us"] / 1e6),
             p50_ms=summary["p50_us"] / 1000,
             p99_ms=summary["p99_us"] / 1000,
-            errors=summary["errors"] + summary["status_errors"],
+            errors=int(summary["errors"] + summary["status_errors"]),
             server_cpu=server_seconds / wall,
-            wrk_cpu=(children_cpu() - wrk_before) / wall,
+            wrk_cpu=summary["wrk_cpu_s"] / wall,
             cpu_us_per_request=server_seconds / summary["requests"] * 1e6,
+            db_cpu_us_per_request=None if db_seconds < 0 else db_seconds / summary["requests"] * 1e6,
         )
         print(
             f"  {result.server:7} {result.target:22} {result.scenario:13} c{result.connections:<3} "
             f"{result.rps:7.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  "
             f"errors {result.errors}  cpu server {result.server_cpu:.0%} wrk {result.wrk_cpu:.0%}  "
-            f"{result.cpu_us_per_request:.0f} us cpu/req",
+            f"{result.cpu_us_per_request:.0f} us cpu/req + postgres {result.db_cpu_us_per_request or 0:.0f}",
             flush=True,
         )
         return result
@@ -377,6 +508,9 @@ def render(
         *report.summary(found, kinds),
         *report.access_log_cost(by, CONNECTIONS),
     ]
+    costs = report.sync_costs(by, kinds, CONNECTIONS)
+    if costs:
+        lines += ["", "### Sync: revisions and the change feed", "", *costs]
     compared = report.servers_compared(by, results)
     if compared:
         lines += ["", "### Granian against uvicorn", "", *compared]
@@ -397,9 +531,19 @@ def main() -> int:
         migrations.apply(database_url)
         db = stack.enter_context(psycopg.connect(database_url, autocommit=True))
         ids, replaced, cursors = seed(db)
+        postgres = servers.Postgres.serving(db.info.backend_pid)
         secret = secrets.token_urlsafe(48)
         env = service_env(database_url, secret)
         everything = scenarios(db, ids, replaced, cursors, secret)
+        # What a target serves, where it is not ``everything`` with ``env``.
+        by_target: dict[str, tuple[dict[str, Scenario], dict[str, str]]] = {}
+        if any(wanted(kind, BEFORE_SYNC, name) for kind in kinds for name, _ in PLAN[BEFORE_SYNC]):
+            before_url = before_sync(db, database_url)
+            before_db = stack.enter_context(psycopg.connect(before_url, autocommit=True))
+            by_target[BEFORE_SYNC] = (
+                scenarios(before_db, ids, replaced, cursors, secret),
+                service_env(before_url, secret),
+            )
         rows: list[Row] = []
         running: dict[tuple[str, str], servers.Server] = {}
         # Every server stays up (an idle one costs nothing), so rounds can alternate between them.
@@ -409,10 +553,12 @@ def main() -> int:
                 if not plan:
                     continue
                 app, ready = APPS[target]
-                server_env = {**env, "ACCESS_LOG": "false"} if target == QUIET else env
+                served, server_env = by_target.get(target, (everything, env))
+                if target == QUIET:
+                    server_env = {**server_env, "ACCESS_LOG": "false"}
                 running[(kind, target)] = server = stack.enter_context(servers.started(kind, app, server_env, ready))
-                rows += [Row(server, target, everything[name], conns) for name, conns in plan]
-        bench = Bench(db)
+                rows += [Row(server, target, served[name], conns) for name, conns in plan]
+        bench = Bench(db, postgres)
         minutes = len(rows) * (WARMUP + ROUNDS * (DURATION + 1)) // 60 + 1
         print(f"{len(rows)} rows, {ROUNDS} rounds of {DURATION} s: about {minutes} min", flush=True)
         for row in rows:

@@ -6,6 +6,9 @@ httptools, no access log). Under Granian every app runs as ``granian --interface
 uvloop --workers 1 --factory``; the service gets its own logging set-up through ``--log-config``
 so it writes the same access log. Granian serves from a worker process it spawns, so CPU is
 counted over the server's whole process tree and memory is the worker's.
+
+``Postgres`` counts the CPU of the bench's PostgreSQL server, every process of it: the work a
+request causes in the database (its statement, triggers, index upkeep) is part of its cost.
 """
 
 from __future__ import annotations
@@ -57,6 +60,31 @@ class Server:
         """The resident memory of the largest process: the worker (the only process, under uvicorn)."""
         largest: int = max(process.memory_info().rss for process in self.processes)
         return largest / 2**20
+
+
+@dataclass
+class Postgres:
+    """The bench's PostgreSQL server: its postmaster and every process the postmaster started."""
+
+    postmaster: psutil.Process
+
+    @classmethod
+    def serving(cls, backend_pid: int) -> Postgres:
+        """The server of the backend ``backend_pid`` (``SELECT pg_backend_pid()``)."""
+        return cls(psutil.Process(backend_pid).parent())
+
+    def cpu_seconds(self) -> float:
+        """User + system time of the postmaster and its processes, those that exited included: the
+        postmaster reaps them, so their time is in its children's times."""
+        times = self.postmaster.cpu_times()
+        total: float = times.user + times.system + times.children_user + times.children_system
+        for child in self.postmaster.children():
+            try:
+                child_times = child.cpu_times()
+            except psutil.NoSuchProcess:  # exited just now: its time has moved to the postmaster's
+                continue
+            total += child_times.user + child_times.system
+        return total
 
 
 def command(kind: str, app: str, port: int) -> list[str]:
