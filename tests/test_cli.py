@@ -163,7 +163,7 @@ def test_migrate_and_rollback_commands(scratch_url: str, base_env: dict[str, str
     assert "none pending" in again.stderr
     rolled_back = task_api("rollback", env=env, cwd=tmp_path)
     assert rolled_back.returncode == 0, rolled_back.stderr
-    assert "migrations rolled back: 0005.trash" in rolled_back.stderr
+    assert "migrations rolled back: 0007.recurrence" in rolled_back.stderr
 
 
 def test_dotenv_file_is_read_and_the_environment_wins(base_env: dict[str, str], tmp_path: Path) -> None:
