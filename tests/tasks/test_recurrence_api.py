@@ -238,6 +238,22 @@ async def test_trashing_the_next_then_completing_again_makes_a_new_next(client: 
     assert [o["id"] for o in await series(client, task)] == [task["id"], replacement["id"]]
 
 
+async def test_completing_again_makes_no_next_when_the_series_goes_on_past_a_trashed_one(
+    client: TestClient,
+) -> None:
+    """Its next trashed after that one was completed in turn, an occurrence completed again has
+    no next to make: the series already has its open occurrence, due later."""
+    task = await create(client, "Standup", due_at="2027-01-10T08:00:00Z", recurrence="FREQ=DAILY")
+    await complete(client, task)
+    [second] = await open_occurrences(client, task)
+    await complete(client, second)
+    [third] = await open_occurrences(client, task)
+    assert (await client.delete(f"/api/alice/tasks/{second['id']}", headers=ALICE)).status_code == 204
+    await complete(client, task, completed=False)
+    await complete(client, task)  # not a 409 either: nothing was refused
+    assert [(o["id"], o["completed"]) for o in await series(client, task)] == [(task["id"], True), (third["id"], False)]
+
+
 async def test_restoring_a_next_whose_place_was_taken_succeeds_and_it_leads_on_its_own(
     client: TestClient, admin: asyncpg.Connection
 ) -> None:
