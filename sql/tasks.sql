@@ -215,7 +215,8 @@ RETURNING id, user_id, title, description, completed, priority, tags, due_at, co
 -- The next open occurrence of the user's completed occurrence $2, due at $3: the same content,
 -- rule, zone, reminders and series. Nothing when that occurrence already has its next (the unique
 -- tasks_user_follows_idx: whatever two clients do at once, and however often it is re-opened and
--- completed again), or when the user has $4 tasks.
+-- completed again), when its series goes on past it already (an open occurrence due later: its
+-- next was trashed after that one was made), or when the user has $4 tasks.
 WITH counter AS (
     SELECT tasks, revision FROM task_counts WHERE user_id = $1 FOR UPDATE
 )
@@ -223,8 +224,12 @@ INSERT INTO tasks (user_id, title, description, priority, tags, due_at, recurren
                    anchor_at, follows, created_at, updated_at, revision)
 SELECT user_id, title, description, priority, tags, $3, recurrence, time_zone, reminders, series_id,
        anchor_at, id, moment.now, moment.now, counter.revision + 1
-FROM tasks, counter, (SELECT clock_timestamp() AS now) AS moment
+FROM tasks AS done, counter, (SELECT clock_timestamp() AS now) AS moment
 WHERE user_id = $1 AND id = $2 AND completed AND recurrence IS NOT NULL AND counter.tasks < $4
+  AND NOT EXISTS (
+      SELECT FROM tasks AS later
+      WHERE later.user_id = $1 AND later.series_id = done.series_id AND NOT later.completed AND later.due_at > done.due_at
+  )
 ON CONFLICT (user_id, follows) DO NOTHING
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
           revision, recurrence, time_zone, reminders, series_id;
@@ -234,8 +239,13 @@ RETURNING id, user_id, title, description, completed, priority, tags, due_at, co
 -- condition on no row, which PostgreSQL checks once, before it scans the tasks.
 
 -- name: has_next_occurrence :val
--- Whether the user's occurrence $2 has its next already: tells it from a next refused by the quota.
-SELECT EXISTS (SELECT FROM tasks WHERE user_id = $1 AND follows = $2);
+-- Whether the user's occurrence $2 has its next already, or its series an open occurrence due after
+-- it: tells either from a next refused by the quota.
+SELECT EXISTS (SELECT FROM tasks WHERE user_id = $1 AND follows = $2)
+    OR EXISTS (
+        SELECT FROM tasks AS done JOIN tasks AS later ON later.user_id = done.user_id AND later.series_id = done.series_id
+        WHERE done.user_id = $1 AND done.id = $2 AND NOT later.completed AND later.due_at > done.due_at
+    );
 
 -- name: trash_task :val
 -- Move one of the user's tasks to the trash; returns its id, or nothing when there was none.

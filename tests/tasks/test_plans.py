@@ -1,7 +1,9 @@
-"""Every filter and sort of the task list is an index scan that starts from user_id.
+"""Every filter and sort of the task list is an index scan that starts from user_id, and a day
+of reminders is a range of their index.
 
 The table holds a million tasks, 10,000 for each of 100 users, so the planner has every reason
-to prefer a sequential scan if an index did not serve the query.
+to prefer a sequential scan if an index did not serve the query. Each statement is planned as a
+fresh prepared statement (a custom plan, for its values) and as a warm one (the generic plan).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +22,7 @@ import pytest
 
 from service.db import migrations
 from service.db.urls import asyncpg_dsn
+from service.reminders.queries import LIST_REMINDERS
 from service.tasks import listing, statements
 from service.tasks.statements import SortKey, TaskQuery
 
@@ -92,7 +95,8 @@ async def _fill(url: str) -> None:
         await connection.execute("SET session_replication_role = replica")  # completed_at is set below
         await connection.execute(
             """
-            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, revision)
+            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, revision,
+                               reminders, recurrence, series_id, anchor_at)
             SELECT 'user-' || lpad((n % 100)::text, 3, '0'),
                    'task ' || n || ' ' || (ARRAY['milk', 'report', 'call', 'gym', 'book'])[1 + n % 5],
                    CASE WHEN n % 3 = 0 THEN 'notes for ' || n END,
@@ -101,14 +105,31 @@ async def _fill(url: str) -> None:
                    CASE WHEN n % 2 = 0 THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END,
                    n % 5 = 0,
                    CASE WHEN n % 5 = 0 THEN $1::timestamptz END,
-                   n / 100 + 1  -- each user's tasks numbered 1 to 10,000
+                   n / 100 + 1,  -- each user's tasks numbered 1 to 10,000
+                   -- An eighth of the tasks with a due date have a reminder, some minutes up to four weeks
+                   -- before it, so a day's reminders are a few dozen of a user's.
+                   CASE WHEN n % 2 = 0 AND n / 100 % 8 = 0 THEN ARRAY[n / 100 * 37 % 40320] ELSE '{}' END,
+                   -- A quarter of them are daily series of a hundred occurrences, 25 series a user.
+                   CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1 THEN 'FREQ=DAILY' END,
+                   CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1 THEN md5('series ' || n % 5000)::uuid END,
+                   CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1
+                        THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END  -- anchored at due_at
             FROM generate_series(1, 1000000) AS n
             """,
             NOW,
         )
+        # What the triggers would have made: a row for each reminder of an open task.
+        await connection.execute(
+            """
+            INSERT INTO task_reminders (user_id, task_id, minutes_before, remind_at)
+            SELECT user_id, id, minutes, due_at - minutes * interval '1 minute'
+            FROM tasks, unnest(reminders) AS minutes
+            WHERE reminders <> '{}' AND NOT completed
+            """
+        )
         for index in indexes:
             await connection.execute(index["indexdef"])
-        await connection.execute("ANALYZE tasks")
+        await connection.execute("ANALYZE tasks, task_reminders")
     finally:
         await connection.close()
 
@@ -128,10 +149,30 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from nodes(child)
 
 
+async def explain(connection: asyncpg.Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The plan of ``sql`` run as a prepared statement with ``args``, under the connection's plan_cache_mode.
+
+    EXPLAIN with parameters of its own would plan with their values, always a custom plan; so the
+    statement is PREPAREd, and EXPLAIN EXECUTE is given each value as a literal of its parameter's type.
+    """
+    await connection.execute(f"PREPARE planned AS {sql}")
+    try:
+        types = await connection.fetchval(
+            "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = 'planned'"
+        )
+        literals = [
+            await connection.fetchval(f"SELECT quote_nullable($1::{kind}) || '::{kind}'", value)
+            for kind, value in zip(types, args, strict=True)
+        ]
+        plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE planned({', '.join(literals)})")
+    finally:
+        await connection.execute("DEALLOCATE planned")
+    return list(nodes(json.loads(plan)[0]["Plan"]))
+
+
 async def plan_of(connection: asyncpg.Connection, query: TaskQuery) -> list[dict[str, Any]]:
     sql, args = statements.list_statement(USER, query)
-    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
-    return list(nodes(json.loads(plan)[0]["Plan"]))
+    return await explain(connection, sql, *args)
 
 
 def assert_scans_start_from_user_id(plan: list[dict[str, Any]]) -> None:
@@ -169,3 +210,35 @@ async def test_each_sort_reads_its_index_in_order(
 
 def test_every_sort_has_an_index_here() -> None:
     assert set(SORT_INDEXES) == set(get_args(SortKey)) == set(listing.POSITION_FIELDS)
+
+
+async def test_the_series_filter_is_an_index_scan_from_user_id(million: asyncpg.Connection) -> None:
+    series_id = await million.fetchval("SELECT series_id FROM tasks WHERE user_id = $1 AND series_id IS NOT NULL", USER)
+    plan = await plan_of(million, TaskQuery(series_id=series_id, page_size=100))
+    assert_scans_start_from_user_id(plan)
+    assert "tasks_user_series_idx" in {node.get("Index Name") for node in plan}, plan
+
+
+async def test_a_day_of_reminders_is_a_range_of_their_index_joined_by_primary_key(
+    million: asyncpg.Connection,
+) -> None:
+    start = NOW + timedelta(days=2)
+    window = (USER, start, start + timedelta(days=1))
+    # The window holds a few dozen of the user's reminders, out of the 50,000 in the table.
+    within = "SELECT count(*) FROM task_reminders WHERE user_id = $1 AND remind_at >= $2 AND remind_at < $3"
+    assert 10 < await million.fetchval(within, *window) < 100
+    plan = await explain(million, LIST_REMINDERS.sql, *window)
+    assert not any(node["Node Type"] == "Seq Scan" for node in plan), plan
+    scans = [node for node in plan if "Relation Name" in node or "Index Name" in node]
+    reminders = [node for node in scans if node.get("Index Name") == "task_reminders_user_time_idx"]
+    assert len(reminders) == 1, plan
+    assert re.search(r"user_id = .*\bremind_at >= .*\bremind_at < ", reminders[0]["Index Cond"]), reminders
+    # Every other scan fetches one task by its primary key: tasks are never read by user alone, so
+    # any Sort in the plan sorts the window's reminders, never the user's tasks.
+    for node in scans:
+        if node.get("Relation Name") == "task_reminders":
+            assert node["Node Type"] in {"Index Scan", "Bitmap Heap Scan"}, node
+            assert "remind_at >= " in node.get("Index Cond", node.get("Recheck Cond", "")), node
+        elif node is not reminders[0]:
+            assert node.get("Index Name") == "tasks_pkey", node
+            assert re.search(r"user_id = .*\bid = task_reminders\.task_id", node["Index Cond"]), node
