@@ -178,5 +178,7 @@ async def check_series(
         if due is None:
             field = "recurrence" if data.recurrence is not UNSET else "due_at"
             raise FieldError(field, "a recurring task needs a due_at, its series' first occurrence")
-        recurrence.check_occurs(rule, due, zone)
+        # Name what the request changed: its rule, else its due_at, else its zone.
+        changed = next(field for field in ("recurrence", "due_at", "time_zone") if getattr(data, field) is not UNSET)
+        recurrence.check_occurs(rule, due, zone, changed)
     return versions if versions is not None else [stored.updated_at]

@@ -208,3 +208,12 @@ async def test_completing_at_the_quota_is_409_and_writes_nothing(migrated: str, 
         response = await capped.patch(f"/api/alice/tasks/{task['id']}/complete", headers=ALICE)
         assert response.status_code == 409, response.text
         assert (await capped.get(f"/api/alice/tasks/{task['id']}", headers=ALICE)).json()["completed"] is False
+
+
+async def test_a_patch_that_leaves_the_rule_without_an_occurrence_names_what_it_changed(client: TestClient) -> None:
+    task = await create(client, "Until", due_at="2027-01-10T08:00:00Z", recurrence="FREQ=DAILY;UNTIL=20270115T000000Z")
+    response = await client.patch(
+        f"/api/alice/tasks/{task['id']}", json={"due_at": "2027-02-01T08:00:00Z"}, headers=ALICE
+    )
+    assert response.status_code == 400, response.text
+    assert [error["key"] for error in problem_of(response)["errors"]] == ["due_at"]
