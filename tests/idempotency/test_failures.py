@@ -24,7 +24,7 @@ from service.http.docs import UserId
 from service.http.problems import problem
 from service.tasks import queries
 from service.tasks.schemas import TaskCreate
-from tests.conftest import ALICE, CapturedLog, TestClient, create, make_settings, problem_of
+from tests.conftest import ALICE, CapturedLog, TestClient, create, make_settings, problem_of, wipe
 from tests.idempotency.test_replay import count_tasks, keyed
 
 
@@ -96,7 +96,7 @@ def write_while_another_records(dsn: str) -> HTTPRouteHandler:
 
 @pytest.fixture
 async def with_a_failing_route(migrated: str, admin: asyncpg.Connection) -> AsyncIterator[TestClient]:
-    await admin.execute("TRUNCATE tasks, idempotency_keys")
+    await wipe(admin)
     app = create_app(make_settings(migrated))
     app.register(write_then_refuse)
     app.register(write_while_another_records(asyncpg_dsn(migrated)))

@@ -14,7 +14,7 @@ from service.app import create_app
 from service.db import pool as database
 from service.idempotency import queries as idempotency
 from service.tasks import queries as tasks
-from tests.conftest import ALICE, TestClient, make_settings
+from tests.conftest import ALICE, TestClient, make_settings, wipe
 from tests.idempotency.test_replay import keyed
 
 
@@ -43,7 +43,7 @@ async def logged(
         return {**options(settings), "init": statements.log_connection}
 
     monkeypatch.setattr(database, "pool_options", logging_options)
-    await admin.execute("TRUNCATE tasks, idempotency_keys")
+    await wipe(admin)
     async with AsyncTestClient(app=create_app(make_settings(migrated))) as client:
         # asyncpg looks the types of a statement up once per connection (the priority enum...): warm up.
         warm_up = await client.post("/api/alice/tasks", json={"title": "warm-up"}, headers=ALICE)

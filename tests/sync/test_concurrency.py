@@ -35,7 +35,7 @@ CONNECTIONS = Workload.writers
 HEADERS = {user: bearer(user) for user in USERS}
 LIVE_TASKS = """
     SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-           revision
+           revision, recurrence, time_zone, reminders, series_id
     FROM tasks WHERE user_id = $1
 """
 
