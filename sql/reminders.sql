@@ -3,9 +3,15 @@
 
 -- name: list_reminders :many
 -- The user's reminders whose moment is in [$2, $3), soonest first: a range scan of
--- task_reminders_user_time_idx, each joined to its task by primary key.
-SELECT task_reminders.task_id, tasks.title, tasks.due_at, task_reminders.remind_at, task_reminders.minutes_before
+-- task_reminders_user_time_idx, and for each reminder its task, by primary key. LIMIT 1 keeps the
+-- task lookup a subquery of its own: joined, a generic plan would hash the user's every task.
+SELECT task_reminders.task_id, task.title, task.due_at, task_reminders.remind_at, task_reminders.minutes_before
 FROM task_reminders
-JOIN tasks ON tasks.user_id = task_reminders.user_id AND tasks.id = task_reminders.task_id
+CROSS JOIN LATERAL (
+    SELECT title, due_at
+    FROM tasks
+    WHERE tasks.user_id = task_reminders.user_id AND tasks.id = task_reminders.task_id
+    LIMIT 1
+) AS task
 WHERE task_reminders.user_id = $1 AND task_reminders.remind_at >= $2 AND task_reminders.remind_at < $3
 ORDER BY task_reminders.remind_at, task_reminders.task_id, task_reminders.minutes_before;

@@ -116,6 +116,17 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
     ).to_response(request)
 
 
+def _deadlock(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The service's own writes lock a user's rows in one order (sql/tasks.sql), so they never
+    # deadlock each other; SQL run by hand beside them can. PostgreSQL rolled this request back.
+    log.warning("deadlock during %s %s, rolled back: %r", request.method, request.url.path, exc)
+    return problem(
+        503,
+        "the request met a concurrent change and was rolled back; nothing was written: retry",
+        headers={"Retry-After": "1"},
+    ).to_response(request)
+
+
 def _unstorable_text(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Every input is checked for NUL before it reaches SQL; this is the net under those checks,
     # so a missed one is still the client's 400, and a warning here says which route missed it.
@@ -141,5 +152,6 @@ problem_details = ProblemDetailsPlugin(
 exception_handlers: ExceptionHandlersMap = {
     **{exc_type: _database_unavailable for exc_type in DATABASE_UNAVAILABLE},
     asyncpg.CharacterNotInRepertoireError: _unstorable_text,
+    asyncpg.DeadlockDetectedError: _deadlock,
     Exception: _internal_error,
 }
