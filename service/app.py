@@ -9,9 +9,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
 
 import httpx
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import Provide
@@ -23,7 +25,7 @@ from service import asgi
 from service.config import Settings, load_settings
 from service.db import migrations
 from service.db import pool as database
-from service.db.pool import Database
+from service.db.pool import BOUND_DATABASE, Database
 from service.health.controller import HealthController
 from service.http import rate_limit
 from service.http.auth import JWKSCache, TokenVerifier
@@ -31,6 +33,7 @@ from service.http.openapi import say_what_is_enforced
 from service.http.problems import exception_handlers, problem_details
 from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
+from service.idempotency import openapi as idempotency_openapi
 from service.observability.metrics import Metrics, metrics_route
 from service.sync import purge
 from service.sync.controller import ChangesController
@@ -49,6 +52,7 @@ a JWT whose `sub` is the `{user_id}` in the path: from the web app's Better Auth
 (`authClient.token()`), or in development `make token USER=alice`.
 Press **Authorize**, paste a token, and try any call.
 Errors are RFC 9457 problem details (`application/problem+json`).
+Every write takes an optional `Idempotency-Key` header, which makes retrying it safe.
 """
 
 BEARER_SCHEME_DESCRIPTION = (
@@ -71,8 +75,16 @@ def calm_the_garbage_collector() -> None:
     gc.set_threshold(GC_GENERATION0_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def provide_db(state: State) -> Database:
-    db: Database = state.db
+NOTHING_BOUND: MappingProxyType[str, Any] = MappingProxyType({})
+
+
+def provide_db(request: Request[Any, Any, Any]) -> Database:
+    """A handler's ``db``: the app's Database, or the transaction a layer bound its request to (service.idempotency).
+
+    Not cached: Litestar's ``use_cache`` would keep the first answer for every request. Timed with
+    Litestar's own dependency resolution, it costs no more than the cached ``state.db`` did.
+    """
+    db: Database = request.scope.get("state", NOTHING_BOUND).get(BOUND_DATABASE) or request.app.state.db
     return db
 
 
@@ -154,7 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         state=State({"metrics": metrics}),  # for the handlers that count into it
-        dependencies={"db": Provide(provide_db, sync_to_thread=False, use_cache=True)},
+        dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         middleware=asgi.route_middleware(TokenVerifier(settings, jwks), limiter),
         plugins=[problem_details, StrictInput()],
         before_send=asgi.BEFORE_SEND,
@@ -162,9 +174,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "If-Match",
+                "If-None-Match",
+                "X-Request-ID",
+            ],
             expose_headers=[
                 "ETag",
+                "Idempotent-Replayed",
                 "Link",
                 "Location",
                 "Retry-After",
@@ -200,6 +220,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The process configures logging (service.observability.logs); the app only emits records.
         logging_config=None,
     )
-    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced)  # generated once here, then served as amended
+    # Generated once here, then served as amended.
+    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced, idempotency_openapi.say_what_is_enforced)
     app.put_behind(asgi.outer_layers(settings, metrics))
     return app

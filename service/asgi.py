@@ -18,6 +18,8 @@ exception handling, routing and the StrictInput plugin are its configuration in 
     route middleware         route_middleware(): Litestar middleware, for requests that matched a route
       BearerAuthMiddleware         401, 403; the token's subject in scope["user"]
       RateLimitMiddleware          429, and RateLimit-* headers on every authenticated answer
+      IdempotencyMiddleware        a write with an Idempotency-Key: runs once, in one transaction with the record
+                                   of its answer, which a repeat gets again; 400, 409, 422 (service.idempotency)
     before_request           the StrictInput plugin (service.http.strict_input): 400 for a query parameter
                              the handler does not read as given, 415 and 400 for a body that is not JSON or missing
     the route handler        its body read within MAX_BODY_BYTES (413), decoded once, strictly, by its Struct
@@ -51,6 +53,7 @@ from service.http.auth import BearerAuthMiddleware, TokenVerifier
 from service.http.body_deadline import BodyDeadline
 from service.http.head_limits import LimitedHttpToolsProtocol
 from service.http.rate_limit import Limiter, RateLimitMiddleware
+from service.idempotency.middleware import IdempotencyMiddleware
 from service.observability.access import ObserveRequests
 from service.observability.metrics import Metrics
 from service.observability.request_id import RequestIdMiddleware
@@ -88,6 +91,7 @@ def route_middleware(verifier: TokenVerifier, limiter: Limiter | None) -> list[M
         # The OpenAPI routes are open; /health and / say exclude_from_auth; a preflight has no token.
         DefineMiddleware(BearerAuthMiddleware, verifier=verifier, exclude=["^/docs"], exclude_http_methods=["OPTIONS"]),
         *([RateLimitMiddleware(limiter)] if limiter is not None else []),
+        IdempotencyMiddleware,
     ]
 
 

@@ -27,25 +27,25 @@ SELECT count(*) FROM buried;
 
 -- name: purge_expired_tombstones :val
 -- Forget up to $2 deletions made before $1, raising each user's horizon past them, so a client
--- that last synced before one gets 410 rather than keeping a task that is gone. Only users whose
--- counter no write holds now: a user's writes never wait for the purge. Returns how many went.
+-- that last synced before one gets 410 rather than keeping a task that is gone. A batch takes only
+-- tombstones of users whose counter it can lock, and holds those counters: the purge never waits
+-- on a user's write, a user whose write holds their counter does not keep the batch from filling
+-- with other users' tombstones, and instances purging at once work on different users. The counter
+-- comes first in FROM, so it is locked first: a tombstone whose counter is held elsewhere is passed
+-- over without being locked, and one deleted meanwhile by another instance is passed over too.
+-- Returns how many went.
 WITH expired AS (
-    SELECT user_id, task_id
-    FROM task_tombstones
-    WHERE deleted_at < $1
-    ORDER BY deleted_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), free AS (
-    SELECT user_id
+    SELECT task_tombstones.user_id, task_tombstones.task_id
     FROM task_counts
-    WHERE user_id IN (SELECT user_id FROM expired)
+    JOIN task_tombstones ON task_tombstones.user_id = task_counts.user_id
+    WHERE task_tombstones.deleted_at < $1
+    ORDER BY task_tombstones.deleted_at
+    LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), gone AS (
     DELETE FROM task_tombstones
-    USING expired, free
+    USING expired
     WHERE task_tombstones.user_id = expired.user_id AND task_tombstones.task_id = expired.task_id
-      AND expired.user_id = free.user_id
     RETURNING task_tombstones.user_id, task_tombstones.revision
 ), raised AS (
     UPDATE task_counts
@@ -54,3 +54,21 @@ WITH expired AS (
     WHERE task_counts.user_id = forgotten.user_id
 )
 SELECT count(*) FROM gone;
+
+-- name: purge_expired_idempotency_keys :val
+-- Delete at most $2 keys older than $1, oldest first, skipping rows a request has locked (it is
+-- replacing them), so concurrent purges share the work and never wait; returns how many went.
+WITH expired AS (
+    SELECT user_id, key
+    FROM idempotency_keys
+    WHERE created_at < now() - $1::interval
+    ORDER BY created_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), purged AS (
+    DELETE FROM idempotency_keys AS stale
+    USING expired
+    WHERE stale.user_id = expired.user_id AND stale.key = expired.key
+    RETURNING 1
+)
+SELECT count(*) FROM purged;

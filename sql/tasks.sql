@@ -173,9 +173,13 @@ FROM gone
 RETURNING id;
 
 -- name: trash_completed_tasks :val
--- Move the user's completed tasks to the trash in one statement; returns how many went.
+-- Move the user's completed tasks to the trash in one statement, all deleted at one moment;
+-- returns how many went. The moment is a CTE, read once: a subquery in FROM would read the clock
+-- again for every row it is joined with.
 WITH counter AS (
     SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+), moment AS (
+    SELECT clock_timestamp() AS now
 ), gone AS (
     DELETE FROM tasks
     WHERE user_id = $1 AND completed AND EXISTS (SELECT FROM counter)
@@ -183,7 +187,7 @@ WITH counter AS (
 ), trashed AS (
     INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at)
     SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, (SELECT revision FROM counter) + row_number() OVER (ORDER BY updated_at, id), moment.now
-    FROM gone, (SELECT clock_timestamp() AS now) AS moment
+    FROM gone, moment
     RETURNING 1
 )
 SELECT count(*) FROM trashed;

@@ -99,7 +99,46 @@ class Database:
             await self.pool.release(connection)
 
 
-InjectedDatabase = NamedDependency[Database]  # a handler's ``db`` parameter: the app's Database, injected by name
+class PinnedDatabase(Database):
+    """A Database whose statements all run on one connection, in a transaction its caller opened and ends.
+
+    A layer that must commit a handler's writes with its own (service.idempotency) binds the
+    request's ``db`` to one (``BOUND_DATABASE``). ``transaction()`` is then a savepoint: the
+    handler's transaction still rolls back alone on an error, and commits with the caller's.
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, database: Database, connection: asyncpg.Connection):
+        super().__init__(database.pool, acquire_timeout=database.acquire_timeout)
+        self.connection = connection
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.connection.fetch(query, *args)
+        return rows
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self.connection.fetchrow(query, *args)
+        return row
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        return await self.connection.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        status: str = await self.connection.execute(query, *args)
+        return status
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        async with self.connection.transaction():  # nested in the caller's: a savepoint
+            yield self.connection
+
+
+# The key of a request's scope["state"] holding the PinnedDatabase its ``db`` is bound to, if any.
+BOUND_DATABASE = "service.db.bound"
+
+# A handler's ``db`` parameter, injected by name: the app's Database, or the one its request is bound to.
+InjectedDatabase = NamedDependency[Database]
 
 
 def _unusable(connection: asyncpg.Connection) -> asyncpg.ConnectionDoesNotExistError:

@@ -35,6 +35,7 @@ async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connectio
         "0003.count-tasks-per-user",
         "0004.revisions",
         "0005.trash",
+        "0006.idempotency-keys",
     ]
 
     assert migrations.apply(scratch_url) == every
@@ -58,7 +59,7 @@ async def test_upgrade_from_the_first_schema_keeps_every_task_and_rollback_loses
     scratch_url: str, scratch: asyncpg.Connection
 ) -> None:
     migrations.apply(scratch_url)
-    later = ["0002.organise-tasks", "0003.count-tasks-per-user", "0004.revisions", "0005.trash"]
+    later = migrations.migration_ids()[1:]
     assert migrations.rollback(scratch_url, count=len(later)) == later[::-1]  # the first schema
     await scratch.execute(
         """
@@ -112,17 +113,19 @@ async def test_concurrent_migrators_take_turns(scratch_url: str, scratch: asyncp
     assert "tasks" in await tables(scratch)
 
 
-async def test_primary_key_leads_with_user_id(admin: asyncpg.Connection) -> None:
+@pytest.mark.parametrize(("table", "key"), [("tasks", ["user_id", "id"]), ("idempotency_keys", ["user_id", "key"])])
+async def test_primary_key_leads_with_user_id(admin: asyncpg.Connection, table: str, key: list[str]) -> None:
     columns = await admin.fetchval(
         """
         SELECT array_agg(a.attname ORDER BY k.ordinality)
         FROM pg_index i
         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ordinality)
         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-        WHERE i.indrelid = 'tasks'::regclass AND i.indisprimary
-        """
+        WHERE i.indrelid = $1::regclass AND i.indisprimary
+        """,
+        table,
     )
-    assert columns == ["user_id", "id"]
+    assert columns == key
 
 
 async def test_every_key_of_users_data_leads_with_user_id(admin: asyncpg.Connection) -> None:

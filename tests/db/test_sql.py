@@ -20,7 +20,7 @@ from service.tasks.schemas import Task
 from service.trash.schemas import TrashedTask
 
 # The tables of users' data; every statement on one is scoped to one user, except the purge job's.
-TASK_TABLE = re.compile(r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts)\b", re.IGNORECASE)
+TASK_TABLE = re.compile(r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts|idempotency_keys)\b", re.IGNORECASE)
 ACROSS_USERS = "purge.sql"  # the purge job's statements, each batched with FOR UPDATE SKIP LOCKED
 # The user filter must be on the tasks table itself and bound to $1, not merely mentioned.
 USER_FILTER = re.compile(r"\bWHERE\s+(?:tasks\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
@@ -78,11 +78,21 @@ def test_every_named_statement_is_bound_by_the_service() -> None:
 
 
 def test_the_user_filter_check_sees_the_statements_on_tasks() -> None:
-    assert {query.name for query in task_queries()} >= RETURNING_TASKS | {"trash_task", "empty_trash", "list_trash"}
+    assert {query.name for query in task_queries()} >= RETURNING_TASKS | {
+        "trash_task",
+        "empty_trash",
+        "list_trash",
+        "idempotency_key_answer",
+        "record_idempotency_key_answer",
+    }
 
 
 def test_the_purge_job_locks_what_it_deletes_and_skips_what_others_hold() -> None:
-    assert {query.name for query in purge_queries()} >= {"purge_expired_trash", "purge_expired_tombstones"}
+    assert {query.name for query in purge_queries()} == {
+        "purge_expired_trash",
+        "purge_expired_tombstones",
+        "purge_expired_idempotency_keys",
+    }
     for query in purge_queries():
         assert "FOR UPDATE SKIP LOCKED" in query.sql, f"{query.source}: {query.name} could wait on a request"
         assert re.search(r"LIMIT \$2\b", query.sql), f"{query.source}: {query.name} is not batched"

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from service.db.pool import Database, create_pool
+from service.db.pool import Database, PinnedDatabase, create_pool
 from service.db.statements import Executor, ValSQL
 from service.http.problems import DATABASE_UNAVAILABLE
 from service.tasks import queries
@@ -108,3 +108,38 @@ async def test_a_connection_lost_in_a_transaction_is_unavailable_and_replaced(
     assert await tasks_of(admin, user_id) == []
     async with db.transaction() as tx:  # the pool opened a new connection
         assert await tx.fetchval(ValSQL("SELECT 1")) == 1
+
+
+async def write_pinned_then_fail(db: Database, user_id: str) -> None:
+    async with db.transaction() as tx:
+        pinned = PinnedDatabase(db, tx)
+        assert await queries.create_task(pinned, user_id=user_id, data=TaskCreate(title="pinned"), quota=10)
+        assert (await queries.task_stats(pinned, user_id=user_id, time_zone="UTC")).total == 1
+        raise RuntimeError("after the write")
+
+
+async def test_a_pinned_database_runs_its_statements_in_the_transaction_that_pinned_it(
+    db: Database, admin: asyncpg.Connection, user_id: str
+) -> None:
+    with pytest.raises(RuntimeError, match="after the write"):
+        await write_pinned_then_fail(db, user_id)
+    assert await tasks_of(admin, user_id) == []  # rolled back with the transaction that pinned it
+
+
+async def write_in_a_transaction_then_fail(pinned: Database, user_id: str) -> None:
+    async with pinned.transaction() as inner:
+        await queries.create_task(inner, user_id=user_id, data=TaskCreate(title="undone"), quota=10)
+        raise RuntimeError("inner")
+
+
+async def test_a_pinned_databases_transaction_rolls_back_alone_and_commits_with_its_callers(
+    db: Database, admin: asyncpg.Connection, user_id: str
+) -> None:
+    async with db.transaction() as tx:
+        pinned = PinnedDatabase(db, tx)
+        with pytest.raises(RuntimeError, match="inner"):
+            await write_in_a_transaction_then_fail(pinned, user_id)
+        async with pinned.transaction() as inner:
+            await queries.create_task(inner, user_id=user_id, data=TaskCreate(title="kept"), quota=10)
+        assert await tasks_of(admin, user_id) == []  # nothing committed before the caller's transaction ends
+    assert await tasks_of(admin, user_id) == ["kept"]

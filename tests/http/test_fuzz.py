@@ -45,14 +45,18 @@ USERS = [f"fuzz-{n:02d}" for n in range(16)]
 
 
 def real_cursors(base: str, headers: dict[str, str]) -> dict[str, str]:
-    """A cursor per sort, from a first page's ``Link`` header, as a client would get one."""
+    """A cursor per sort, and one for the trash, from a first page's ``Link`` header, as a client gets one."""
     with httpx.Client(base_url=base, headers=headers) as http:
-        for title in ("first", "second"):
+        for title in ("first", "second", "trashed", "trashed too"):
             assert http.post("/api/alice/tasks", json={"title": title}).status_code == 201
+        for task in http.get("/api/alice/tasks", params={"q": "trashed"}).json():
+            assert http.delete(f"/api/alice/tasks/{task['id']}").status_code == 204
+        pages = {sort: ("/api/alice/tasks", {"sort": sort}) for sort in get_args(Sort)}
+        pages["trash"] = ("/api/alice/trash", {})
         cursors = {}
-        for sort in get_args(Sort):
-            link = http.get("/api/alice/tasks", params={"sort": sort, "limit": 1}).headers["Link"]
-            cursors[sort] = parse_qs(urlsplit(link.partition(">")[0].lstrip("<")).query)["cursor"][0]
+        for made_for, (path, params) in pages.items():
+            link = http.get(path, params={**params, "limit": 1}).headers["Link"]
+            cursors[made_for] = parse_qs(urlsplit(link.partition(">")[0].lstrip("<")).query)["cursor"][0]
         return cursors
 
 

@@ -162,6 +162,38 @@ async def test_parameters_say_what_the_service_refuses(client: TestClient) -> No
     assert {"UTC", "Europe/Paris", "Pacific/Kiritimati"} <= set(stats["schema"]["enum"])
 
 
+async def test_every_write_documents_the_idempotency_key_and_its_replays(client: TestClient) -> None:
+    document = await schema(client)
+    writes = [(path, operation) for path, method, operation in operations(document) if method in WRITES]
+    assert len(writes) == 9  # tasks 6, trash 3
+    for path, operation in writes:
+        assert path.startswith("/api/{user_id}/")
+        [key] = [parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key"]
+        assert (key["in"], key["required"]) == ("header", False)
+        assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 255)
+        assert "422" in key["description"]
+        successes = [response for status, response in operation["responses"].items() if status.startswith("2")]
+        assert successes
+        assert all("Idempotent-Replayed" in response["headers"] for response in successes)
+        assert "Retry-After" in operation["responses"]["409"]["headers"]
+        assert "application/problem+json" in operation["responses"]["422"]["content"]
+    for _path, method, operation in operations(document):
+        if method not in WRITES:
+            assert "Idempotency-Key" not in {parameter["name"] for parameter in operation.get("parameters", [])}
+
+
+@pytest.mark.parametrize(
+    "key", ["k", "~" * 255, "!", "3f0a6f4e-8a8e", "", "x" * 256, "a b", "caf\u00e9", "tab\t", "\x7f"], ids=repr
+)
+async def test_the_idempotency_key_pattern_accepts_what_the_service_accepts(client: TestClient, key: str) -> None:
+    create = (await schema(client))["paths"]["/api/{user_id}/tasks"]["post"]
+    [parameter] = [parameter for parameter in create["parameters"] if parameter["name"] == "Idempotency-Key"]
+    headers = [(b"authorization", ALICE["Authorization"].encode()), (b"idempotency-key", key.encode())]
+    created = await client.post("/api/alice/tasks", json={"title": "t"}, headers=headers)
+    assert created.status_code in (201, 400)
+    assert bool(re.search(parameter["schema"]["pattern"], key)) is (created.status_code == 201)
+
+
 async def test_no_parameter_may_be_null(client: TestClient) -> None:
     # Litestar writes an optional parameter as oneOf [X, null]; a URL or a header has no null.
     for item in (await schema(client))["paths"].values():
@@ -207,6 +239,7 @@ def test_every_request_struct_that_refuses_unknown_fields_says_so_at_any_depth()
 
 
 METHODS = ("get", "put", "post", "delete", "patch")
+WRITES = ("put", "post", "delete", "patch")
 DEFAULTS = load_settings(environ={}, env_file=os.devnull)
 CAROL = bearer("carol")
 
@@ -260,6 +293,8 @@ async def test_every_operation_documents_each_status_the_stack_can_answer(as_dep
         assert bool(operation.get("security")) is (anonymous.status_code == 401), (method, path)
         if anonymous.status_code == 401:  # behind the token, so rate limited too
             can |= {401, 429} | ({403} if "{user_id}" in path else set())
+            if method in WRITES:  # an Idempotency-Key still in use, or used for another request
+                can |= {409, 422}
         if missing := sorted(can - set(map(int, operation["responses"]))):
             lacking[f"{method.upper()} {path}"] = missing
     assert lacking == {}

@@ -3,7 +3,10 @@
 A case is labelled negative when any of its parts is (see _label_by_its_parts). And a list
 cursor is opaque: only one the service made is valid, and no JSON Schema can say which strings
 those are. A case whose query is meant to be valid therefore gets a real cursor, one the
-test read from a ``Link`` header for the case's sort; a case meant to break the cursor keeps its own.
+test read from a ``Link`` header for the case's sort (or the trash's); a case meant to break the
+cursor keeps its own. Likewise a change feed's ``since`` is valid only up to the user's latest
+revision, which no schema can state: a valid case's ``since`` is cut to the highest revision the
+user has been seen to reach, and one meant to be invalid keeps its own.
 
 The service runs with its default rate limit, which is per user. Every case is generated for
 alice (tests/schemathesis.toml) with her token; just before it is sent, it goes to one of the
@@ -11,6 +14,12 @@ FUZZ_TOKENS users instead, in turn, so that the session's rate, spread over them
 each one's limit. A case about a task goes to the task's owner, as a client's would: a task
 read, changed or deleted after its creation is found. A case whose token or path is not alice's
 (one testing a missing or broken token, or another user's path) is sent as generated.
+
+A well-formed Idempotency-Key is made unique to its case. Schemathesis sends the few keys it
+generates again and again, and a key sent before with the same method, path and body gets that
+earlier answer replayed, as documented, whatever else the case varies (an If-Match it broke, say):
+the checks would take that answer for this case's. Replays have tests of their own
+(tests/idempotency/); here each case is answered on its own. A malformed key is sent as generated.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from typing import Any
 
 import schemathesis
@@ -27,15 +37,20 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.meta import CoveragePhaseData
 from schemathesis.hooks import HookContext
 
+from service.idempotency.keys import HEADER, KEY_MAX, KEY_PATTERN
 from service.tasks.listing import DEFAULT_SORT
 
 LIST_PATH = "/api/{user_id}/tasks"
-CURSORS: dict[str, str] = json.loads(os.environ.get("FUZZ_CURSORS", "{}"))  # sort -> a cursor for it
+TRASH_PATH = "/api/{user_id}/trash"
+CHANGES_PATH = "/api/{user_id}/changes"
+CURSORS: dict[str, str] = json.loads(os.environ.get("FUZZ_CURSORS", "{}"))  # sort (or "trash") -> a cursor for it
 GENERATED_FOR = "alice"
 TOKENS: dict[str, str] = json.loads(os.environ.get("FUZZ_TOKENS", "{}"))  # user -> a token for them
 USERS = [user for user in TOKENS if user != GENERATED_FOR] or [GENERATED_FOR]
 OWNERS: dict[str, str] = {}  # task id -> its user, from every task the service answered with
+REVISIONS: dict[str, int] = {}  # user -> the highest revision the service answered with
 _turns = itertools.count()
+_keys = itertools.count()
 
 
 @schemathesis.auth(refresh_interval=None, retry_on=[])
@@ -52,6 +67,11 @@ class Alice:
 @schemathesis.hook
 def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
     spread_over_users(case)
+    unique_idempotency_key(case)
+    if case.method.upper() == "GET" and case.path == CHANGES_PATH and _meant_valid(case, "since"):
+        since = str((case.query or {}).get("since", ""))
+        if since.isdigit():  # as generated, an int or its digits
+            case.query["since"] = min(int(since), REVISIONS.get(str(case.path_parameters["user_id"]), 0))
 
 
 @schemathesis.hook
@@ -70,6 +90,14 @@ def spread_over_users(case: Case[Any]) -> None:
     case.headers["Authorization"] = f"Bearer {TOKENS[user]}"
 
 
+def unique_idempotency_key(case: Case[Any]) -> None:
+    """A well-formed key, made unique to the case and still well-formed (its tail is a counter)."""
+    key = case.headers.get(HEADER) if case.headers else None
+    if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
+        tag = f"{next(_keys):x}"
+        case.headers[HEADER] = key[: KEY_MAX - len(tag)] + tag
+
+
 def _remember_owners(response: Response) -> None:
     try:
         body = response.json()
@@ -78,15 +106,18 @@ def _remember_owners(response: Response) -> None:
     for task in body if isinstance(body, list) else [body]:
         if isinstance(task, dict) and isinstance(task.get("id"), str) and isinstance(task.get("user_id"), str):
             OWNERS[task["id"]] = task["user_id"]
+            if isinstance(task.get("revision"), int):
+                REVISIONS[task["user_id"]] = max(REVISIONS.get(task["user_id"], 0), task["revision"])
 
 
 @schemathesis.hook
 def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     _label_by_its_parts(case)
-    if case.method.upper() != "GET" or case.path != LIST_PATH or not case.query or "cursor" not in case.query:
+    if case.method.upper() != "GET" or case.path not in (LIST_PATH, TRASH_PATH) or "cursor" not in (case.query or {}):
         return case
-    real = CURSORS.get(str(case.query.get("sort", DEFAULT_SORT)))  # none for a sort meant to be invalid
-    if real is not None and _cursor_meant_valid(case):
+    made_for = str(case.query.get("sort", DEFAULT_SORT)) if case.path == LIST_PATH else "trash"
+    real = CURSORS.get(made_for)  # none for a sort meant to be invalid
+    if real is not None and _meant_valid(case, "cursor"):
         case.query["cursor"] = real
     return case
 
@@ -104,7 +135,8 @@ def _label_by_its_parts(case: Case[Any]) -> None:
         meta.generation.mode = GenerationMode.NEGATIVE
 
 
-def _cursor_meant_valid(case: Case[Any]) -> bool:
+def _meant_valid(case: Case[Any], parameter: str) -> bool:
+    """Whether the case means ``parameter`` of its query to be valid."""
     meta = case.meta
     if meta is None:
         return False
@@ -113,4 +145,4 @@ def _cursor_meant_valid(case: Case[Any]) -> bool:
         return True
     phase = meta.phase.data
     # The coverage phase breaks one named parameter at a time: another one's cursor may be real.
-    return isinstance(phase, CoveragePhaseData) and phase.parameter not in (None, "cursor")
+    return isinstance(phase, CoveragePhaseData) and phase.parameter not in (None, parameter)

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/{user_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Changes since a revision
+         * @description Every task changed after revision `since`, in its latest state, and the ids of the tasks deleted since (moved to the trash or purged), each id at most once, oldest change first. Send the answer's `revision` as `since` next time; while `has_more`, call again at once. Without `since` (or 0): every task, and no deletions. Revisions are the user's own, handed out in commit order: nothing numbered at or below a `revision` you have been sent can appear later. See docs/sync.md.
+         */
+        get: operations["ApiUserIdChangesChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{user_id}/tags": {
         parameters: {
             query?: never;
@@ -41,7 +61,7 @@ export interface paths {
         post: operations["ApiUserIdTasksCreateTask"];
         /**
          * Clear completed tasks
-         * @description Deletes every completed task of the user and says how many went. `completed=true` is required, so a request without it cannot empty the list.
+         * @description Moves every completed task of the user to the trash and says how many went. `completed=true` is required, so a request without it cannot empty the list.
          */
         delete: operations["ApiUserIdTasksDeleteCompletedTasks"];
         options?: never;
@@ -89,7 +109,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a task
-         * @description With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
+         * @description Moves the task to the trash (`/api/{user_id}/trash`), where it can be restored for TRASH_RETENTION_DAYS (30 by default); deleting it again is a 404. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
          */
         delete: operations["ApiUserIdTasksTaskIdDeleteTask"];
         options?: never;
@@ -119,6 +139,70 @@ export interface paths {
          * @description Without a body, flips `completed` atomically. With `{"completed": true|false}`, sets that value, so a retry is harmless. `completed_at` follows. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
          */
         patch: operations["ApiUserIdTasksTaskIdCompleteCompleteTask"];
+        trace?: never;
+    };
+    "/api/{user_id}/trash": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the trash
+         * @description The user's deleted tasks, the latest deleted first, each with `deleted_at`; paged like the task list (`Link: <...>; rel="next"` while more remain). A task stays here TRASH_RETENTION_DAYS (30 by default), then is purged. Trashed tasks count toward no quota and appear in no list, search, statistics or tags.
+         */
+        get: operations["ApiUserIdTrashListTrash"];
+        put?: never;
+        post?: never;
+        /**
+         * Empty the trash
+         * @description Purges every task in the user's trash and says how many went.
+         */
+        delete: operations["ApiUserIdTrashEmptyTrash"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/trash/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a trashed task for good
+         * @description Purges the task now rather than after TRASH_RETENTION_DAYS; it cannot be restored.
+         */
+        delete: operations["ApiUserIdTrashTaskIdPurgeTask"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/trash/{task_id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a task
+         * @description Puts the task back among the user's tasks, as it was when deleted, with a new `revision`.
+         */
+        post: operations["ApiUserIdTrashTaskIdRestoreRestoreTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/health": {
@@ -165,6 +249,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Changes */
+        Changes: {
+            deleted_tasks: string[];
+            has_more: boolean;
+            revision: number;
+            tasks: components["schemas"]["Task"][];
+        };
         /** CompletedUpdate */
         CompletedUpdate: {
             completed: boolean;
@@ -204,6 +295,7 @@ export interface components {
             id: string;
             /** @enum {string} */
             priority: "low" | "medium" | "high";
+            revision: number;
             tags: string[];
             title: string;
             /** Format: date-time */
@@ -315,6 +407,27 @@ export interface components {
              */
             title?: string;
         };
+        /** TrashedTask */
+        TrashedTask: {
+            completed: boolean;
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            deleted_at: string;
+            description: string | null;
+            due_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            priority: "low" | "medium" | "high";
+            revision: number;
+            tags: string[];
+            title: string;
+            /** Format: date-time */
+            updated_at: string;
+            user_id: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -322,6 +435,7 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type Changes = components['schemas']['Changes'];
 export type CompletedUpdate = components['schemas']['CompletedUpdate'];
 export type Deleted = components['schemas']['Deleted'];
 export type Health = components['schemas']['Health'];
@@ -332,8 +446,124 @@ export type TaskCreate = components['schemas']['TaskCreate'];
 export type TaskReplace = components['schemas']['TaskReplace'];
 export type TaskStats = components['schemas']['TaskStats'];
 export type TaskUpdate = components['schemas']['TaskUpdate'];
+export type TrashedTask = components['schemas']['TrashedTask'];
 export type $defs = Record<string, never>;
 export interface operations {
+    ApiUserIdChangesChanges: {
+        parameters: {
+            query?: {
+                /** @description The `revision` of the last answer; 0 or absent to start from nothing. */
+                since?: number;
+                /** @description At most this many changes (tasks and deletions). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changes"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `since` is older than the deletions the server still remembers (SYNC_RETENTION_DAYS, 30 by default): drop the local copy and sync again from `since=0`. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiUserIdTagsListTags: {
         parameters: {
             query?: never;
@@ -562,7 +792,10 @@ export interface operations {
     ApiUserIdTasksCreateTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -579,6 +812,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     /** @description Path of the new task */
                     Location: string;
                     "X-Content-Type-Options"?: string;
@@ -627,9 +862,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user already has MAX_TASKS_PER_USER tasks (10,000 by default). */
+            /** @description The user already has MAX_TASKS_PER_USER tasks (10,000 by default). Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
             409: {
                 headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -656,6 +893,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -707,10 +953,13 @@ export interface operations {
     ApiUserIdTasksDeleteCompletedTasks: {
         parameters: {
             query: {
-                /** @description Must be true: delete the completed tasks. */
+                /** @description Must be true: clear the completed tasks. */
                 completed: true;
             };
-            header?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 user_id: string;
             };
@@ -721,6 +970,8 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -758,8 +1009,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1041,6 +1312,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1059,6 +1332,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1114,6 +1389,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1143,6 +1429,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1197,6 +1492,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1209,6 +1506,8 @@ export interface operations {
             /** @description Request fulfilled, nothing follows */
             204: {
                 headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1253,6 +1552,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1264,6 +1574,15 @@ export interface operations {
             };
             /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1318,6 +1637,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1336,6 +1657,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1391,6 +1714,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1420,6 +1754,15 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1474,6 +1817,8 @@ export interface operations {
             header?: {
                 /** @description ETag(s) the task must still have, e.g. "660da8a536a40". */
                 "If-Match"?: string;
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 user_id: string;
@@ -1492,6 +1837,8 @@ export interface operations {
                 headers: {
                     /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
                     ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
                     "X-Content-Type-Options"?: string;
                     "cache-control"?: string;
                     [name: string]: unknown;
@@ -1547,6 +1894,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
@@ -1576,6 +1934,521 @@ export interface operations {
             };
             /** @description The request body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdTrashListTrash: {
+        parameters: {
+            query?: {
+                /** @description Tasks per page. */
+                limit?: number;
+                /** @description Where the page starts: opaque, from the previous page's `Link` header. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Present when there is a next page: its URL, with the same filters and sort. */
+                    Link?: string;
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrashedTask"][];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdTrashEmptyTrash: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdTrashTaskIdPurgeTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task in this user's trash. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdTrashTaskIdRestoreRestoreTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
+                    ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task in this user's trash. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user already has MAX_TASKS_PER_USER tasks; nothing was restored. Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
