@@ -298,6 +298,9 @@ def scenarios(
     changes = [Request("GET", f"/api/{u}/changes?since={SINCE}&limit=20", tokens[u]) for u in SYNCED]
     pages = [Request("GET", f"/api/{u}/tasks?limit=20", tokens[u]) for u in SYNCED]
 
+    def keyed(requests: list[Request]) -> list[Request]:
+        return [Request(r.method, r.path, r.headers, r.body, r.weight, keyed=True) for r in requests]
+
     def weighted(requests: list[Request], weight: int) -> list[Request]:
         return [Request(r.method, r.path, r.headers, r.body, weight) for r in requests]
 
@@ -318,6 +321,9 @@ def scenarios(
         ),
         Scenario(CHANGES, changes),
         Scenario(CHANGES_LIST, pages),
+        # The same writes, each with an Idempotency-Key never sent before.
+        Scenario(report.keyed("toggle"), keyed(toggles)),
+        Scenario(report.keyed("create"), keyed(creates), clear=CREATORS, db=db),
     ]
     return {s.name: s for s in found}
 
@@ -344,6 +350,7 @@ PLAN: dict[str, list[tuple[str, int]]] = {
                 "mixed",
                 CHANGES,
                 CHANGES_LIST,
+                *map(report.keyed, report.KEYED_WRITES),
             )
         ),
         ("list 20", HIGH_CONNECTIONS),

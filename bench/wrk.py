@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -12,18 +13,21 @@ THREADS = 2
 
 # What wrk runs. Either a table of ready-made requests, one picked at random per call (formatted
 # once per thread; a body holding {n} is formatted per call with a counter, so each write changes
-# something), or, when the scenario gives one file per thread, that file's requests in order,
-# each line "<index into headers> <path>", sent once each (a delete needs a row that exists).
+# something, and a keyed request gets an Idempotency-Key no other request of any run has), or,
+# when the scenario gives one file per thread, that file's requests in order, each line
+# "<index into headers> <path>", sent once each (a delete needs a row that exists).
 # A JSON summary at the end.
 LUA = """
 local specs = %(specs)s
 local files = %(files)s
 local headers = %(headers)s
 local method = %(method)s
+local run = %(run)s
 local started = 0
 function setup(thread)
   started = started + 1
   thread:set("file", files[started])
+  thread:set("id", started)
 end
 local reqs, lines, n = {}, nil, 0
 function init(args)
@@ -34,7 +38,7 @@ function init(args)
   end
   for i, s in ipairs(specs) do
     for k = 1, s.weight do
-      if s.body and s.body:find("{n}", 1, true) then
+      if s.keyed or (s.body and s.body:find("{n}", 1, true)) then
         reqs[#reqs + 1] = s
       else
         reqs[#reqs + 1] = wrk.format(s.method, s.path, s.headers, s.body)
@@ -50,7 +54,13 @@ function request()
   end
   local r = reqs[math.random(#reqs)]
   if type(r) == "table" then
-    return wrk.format(r.method, r.path, r.headers, (r.body:gsub("{n}", tostring(n))))
+    local h = r.headers
+    if r.keyed then
+      h = {}
+      for name, value in pairs(r.headers) do h[name] = value end
+      h["Idempotency-Key"] = run .. "-" .. id .. "-" .. n
+    end
+    return wrk.format(r.method, r.path, h, r.body and (r.body:gsub("{n}", tostring(n))))
   end
   return r
 end
@@ -72,6 +82,7 @@ class Request:
     headers: dict[str, str]
     body: str | None = None
     weight: int = 1
+    keyed: bool = False  # each call with an Idempotency-Key of its own
 
 
 @dataclass
@@ -106,7 +117,14 @@ def run(base: str, load: list[Request] | Sequence, seconds: int, connections: in
                 files.append(str(path))
         else:
             specs = [
-                {"method": r.method, "path": r.path, "headers": r.headers, "body": r.body, "weight": r.weight}
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "headers": r.headers,
+                    "body": r.body,
+                    "weight": r.weight,
+                    "keyed": r.keyed,
+                }
                 for r in load
             ]
         script = Path(directory) / "bench.lua"
@@ -117,6 +135,7 @@ def run(base: str, load: list[Request] | Sequence, seconds: int, connections: in
                 "files": lua_value(files),
                 "headers": lua_value(headers),
                 "method": lua_value(method),
+                "run": lua_value(secrets.token_hex(8)),  # so no key repeats one of an earlier run
             }
         )
         command = [
