@@ -35,6 +35,7 @@ from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
 from service.idempotency import openapi as idempotency_openapi
 from service.observability.metrics import Metrics, metrics_route
+from service.reminders.controller import ReminderController
 from service.sync import purge
 from service.sync.controller import ChangesController
 from service.tags.controller import TagController
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TaskController,
             TagController,
             TrashController,
+            ReminderController,
             ChangesController,
             HealthController,
             root,

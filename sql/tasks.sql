@@ -9,7 +9,8 @@
 -- A page of the user's tasks. service/tasks/statements.py appends the fragments below that the
 -- request chose (filters, then the keyset position, the order and the limit); values stay
 -- parameters. tests/tasks/list_statements.sql shows the statement of each shape.
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 
@@ -35,6 +36,9 @@ AND coalesce(due_at, 'infinity') >= $1 AND due_at IS NOT NULL
 -- name: filter_overdue :fragment
 -- Overdue: still open and due before now.
 AND (NOT completed AND coalesce(due_at < now(), false)) = $1
+
+-- name: filter_series :fragment
+AND series_id = $1
 
 -- name: filter_search :fragment
 AND search @@ to_tsquery('simple', $1)
@@ -87,45 +91,78 @@ LIMIT $1
 -- A new open task for the user, unless they already have $7 tasks (then nothing). The upsert
 -- makes the user's counter row on their first write and locks it on every other. The database
 -- picks the id and the timestamps: one clock reading for both, where each column's default would
--- read the clock once each and could differ by a microsecond.
+-- read the clock once each and could differ by a microsecond. A recurring task ($8) starts a
+-- series anchored at its due_at.
 WITH counter AS (
     INSERT INTO task_counts AS counter (user_id, tasks) VALUES ($1, 0)
     ON CONFLICT (user_id) DO UPDATE SET tasks = counter.tasks
     RETURNING tasks, revision
 )
-INSERT INTO tasks (user_id, title, description, priority, tags, due_at, created_at, updated_at, revision)
-SELECT $1, $2, $3, $4, $5, $6, moment.now, moment.now, counter.revision + 1
+INSERT INTO tasks (user_id, title, description, priority, tags, due_at, recurrence, time_zone, reminders, series_id,
+                   anchor_at, created_at, updated_at, revision)
+SELECT $1, $2, $3, $4, $5, $6, $8, $9, $10,
+       CASE WHEN $8::text IS NOT NULL THEN gen_random_uuid() END, CASE WHEN $8::text IS NOT NULL THEN $6::timestamptz END,
+       moment.now, moment.now, counter.revision + 1
 FROM counter, (SELECT clock_timestamp() AS now) AS moment
 WHERE counter.tasks < $7
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
 
 -- name: get_task :one
 -- One task, only if it belongs to the user.
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1 AND id = $2;
 
--- name: task_version :val
--- The updated_at (the ETag) of one of the user's tasks, to tell a failed If-Match from a missing task.
-SELECT updated_at
+-- name: task_version :one
+-- The updated_at (the ETag) of one of the user's tasks, and whether it is an open occurrence of a
+-- series: tells a write refused by If-Match, or one that completes an occurrence, from a missing task.
+SELECT updated_at, recurrence IS NOT NULL AND NOT completed AS open_occurrence
+FROM tasks
+WHERE user_id = $1 AND id = $2;
+
+-- name: occurrence_of :one
+-- What expanding the series of one of the user's tasks takes: its rule, zone, anchor, due_at,
+-- completion time, and its version (updated_at), to write only what was checked.
+SELECT recurrence, time_zone, anchor_at, due_at, completed_at, updated_at
 FROM tasks
 WHERE user_id = $1 AND id = $2;
 
 -- The writes to one task take the next revision from the locked counter in their SET list, which
 -- PostgreSQL evaluates before it locks the task row; a write that changes nothing keeps the task's
 -- revision (the tasks_touch_updated_at trigger) and so does not advance the counter.
+--
+-- Completing an open occurrence of a series must create its next occurrence in the same
+-- transaction, which takes the rule's expansion in Python: unless their last parameter allows it,
+-- these writes refuse to (and change nothing), so the service runs them again, allowed, inside a
+-- transaction with create_next_occurrence. Any other write stays one statement.
+--
+-- A change of an open occurrence's due_at, rule or zone restarts its series from the new due_at
+-- (anchor_at); a null rule ends it (no series_id).
 
 -- name: replace_task :one
 -- Replace the content; completed keeps its value when $9 is null.
 UPDATE tasks
 SET title = $3, description = $4, priority = $5, tags = $6, due_at = $7, completed = coalesce($9, completed),
+    recurrence = $10, time_zone = $11, reminders = $12,
+    series_id = CASE WHEN $10::text IS NOT NULL THEN coalesce(series_id, gen_random_uuid()) END,
+    anchor_at = CASE
+        WHEN $10::text IS NULL THEN NULL
+        WHEN anchor_at IS NULL OR NOT completed AND ($7, $10, $11) IS DISTINCT FROM (due_at, recurrence, time_zone)
+            THEN $7::timestamptz
+        ELSE anchor_at
+    END,
     revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($8::timestamptz[] IS NULL OR updated_at = any($8))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
+  AND ($13::boolean OR $10::text IS NULL OR completed OR NOT coalesce($9, completed))
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
 
 -- name: update_task :one
--- Change only the given fields: a null keeps title, completed, priority, tags; a false flag
--- ($4, $10) keeps description, due_at, which may be set to null.
+-- Change only the given fields: a null keeps title, completed, priority, tags, time_zone,
+-- reminders; a false flag ($4, $10, $12) keeps description, due_at, recurrence, which may be set
+-- to null.
 UPDATE tasks
 SET title = coalesce($3, title),
     description = CASE WHEN $4::boolean THEN $5 ELSE description END,
@@ -133,9 +170,26 @@ SET title = coalesce($3, title),
     priority = coalesce($7, priority),
     tags = coalesce($8, tags),
     due_at = CASE WHEN $10::boolean THEN $11 ELSE due_at END,
+    recurrence = CASE WHEN $12::boolean THEN $13 ELSE recurrence END,
+    time_zone = coalesce($14, time_zone),
+    reminders = coalesce($15, reminders),
+    series_id = CASE
+        WHEN (CASE WHEN $12::boolean THEN $13 ELSE recurrence END) IS NOT NULL THEN coalesce(series_id, gen_random_uuid())
+    END,
+    anchor_at = CASE
+        WHEN (CASE WHEN $12::boolean THEN $13 ELSE recurrence END) IS NULL THEN NULL
+        WHEN anchor_at IS NULL OR NOT completed AND (
+            (CASE WHEN $10::boolean THEN $11 ELSE due_at END), (CASE WHEN $12::boolean THEN $13 ELSE recurrence END),
+            coalesce($14, time_zone)
+        ) IS DISTINCT FROM (due_at, recurrence, time_zone) THEN CASE WHEN $10::boolean THEN $11 ELSE due_at END
+        ELSE anchor_at
+    END,
     revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($9::timestamptz[] IS NULL OR updated_at = any($9))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
+  AND ($16::boolean OR (CASE WHEN $12::boolean THEN $13 ELSE recurrence END) IS NULL OR completed
+       OR NOT coalesce($6, completed))
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
 
 -- name: toggle_task :one
 -- Flip completed in one statement, so concurrent toggles never lose a flip.
@@ -143,7 +197,9 @@ UPDATE tasks
 SET completed = NOT completed,
     revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
+  AND ($4::boolean OR recurrence IS NULL OR completed)
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
 
 -- name: set_task_completed :one
 -- Set completed to a given value; repeating it changes nothing.
@@ -151,11 +207,45 @@ UPDATE tasks
 SET completed = $3,
     revision = (SELECT revision + 1 FROM task_counts WHERE user_id = $1 FOR UPDATE)
 WHERE user_id = $1 AND id = $2 AND ($4::timestamptz[] IS NULL OR updated_at = any($4))
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
+  AND ($5::boolean OR recurrence IS NULL OR completed OR NOT $3)
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
+
+-- name: create_next_occurrence :one
+-- The next open occurrence of the user's completed occurrence $2, due at $3: the same content,
+-- rule, zone, reminders and series. Nothing when that occurrence already has its next (the unique
+-- tasks_user_follows_idx: whatever two clients do at once, and however often it is re-opened and
+-- completed again), when its series goes on past it already (an open occurrence due later: its
+-- next was trashed after that one was made), or when the user has $4 tasks.
+WITH counter AS (
+    SELECT tasks, revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+)
+INSERT INTO tasks (user_id, title, description, priority, tags, due_at, recurrence, time_zone, reminders, series_id,
+                   anchor_at, follows, created_at, updated_at, revision)
+SELECT user_id, title, description, priority, tags, $3, recurrence, time_zone, reminders, series_id,
+       anchor_at, id, moment.now, moment.now, counter.revision + 1
+FROM tasks AS done, counter, (SELECT clock_timestamp() AS now) AS moment
+WHERE user_id = $1 AND id = $2 AND completed AND recurrence IS NOT NULL AND counter.tasks < $4
+  AND NOT EXISTS (
+      SELECT FROM tasks AS later
+      WHERE later.user_id = $1 AND later.series_id = done.series_id AND NOT later.completed AND later.due_at > done.due_at
+  )
+ON CONFLICT (user_id, follows) DO NOTHING
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
 
 -- Deleting moves tasks to the trash (sql/trash.sql), each stamped with a revision of its own so
 -- the change feed reports it. The counter is locked first: EXISTS (SELECT FROM counter) is a
 -- condition on no row, which PostgreSQL checks once, before it scans the tasks.
+
+-- name: has_next_occurrence :val
+-- Whether the user's occurrence $2 has its next already, or its series an open occurrence due after
+-- it: tells either from a next refused by the quota.
+SELECT EXISTS (SELECT FROM tasks WHERE user_id = $1 AND follows = $2)
+    OR EXISTS (
+        SELECT FROM tasks AS done JOIN tasks AS later ON later.user_id = done.user_id AND later.series_id = done.series_id
+        WHERE done.user_id = $1 AND done.id = $2 AND NOT later.completed AND later.due_at > done.due_at
+    );
 
 -- name: trash_task :val
 -- Move one of the user's tasks to the trash; returns its id, or nothing when there was none.
@@ -165,10 +255,13 @@ WITH counter AS (
     DELETE FROM tasks
     WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
       AND EXISTS (SELECT FROM counter)
-    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+              recurrence, time_zone, reminders, series_id, anchor_at, follows
 )
-INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at)
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, (SELECT revision + 1 FROM counter), clock_timestamp()
+INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at,
+                           updated_at, recurrence, time_zone, reminders, series_id, anchor_at, follows, revision, deleted_at)
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       recurrence, time_zone, reminders, series_id, anchor_at, follows, (SELECT revision + 1 FROM counter), clock_timestamp()
 FROM gone
 RETURNING id;
 
@@ -183,10 +276,15 @@ WITH counter AS (
 ), gone AS (
     DELETE FROM tasks
     WHERE user_id = $1 AND completed AND EXISTS (SELECT FROM counter)
-    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+              recurrence, time_zone, reminders, series_id, anchor_at, follows
 ), trashed AS (
-    INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at)
-    SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, (SELECT revision FROM counter) + row_number() OVER (ORDER BY updated_at, id), moment.now
+    INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at,
+                               created_at, updated_at, recurrence, time_zone, reminders, series_id, anchor_at, follows,
+                               revision, deleted_at)
+    SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+           recurrence, time_zone, reminders, series_id, anchor_at, follows,
+           (SELECT revision FROM counter) + row_number() OVER (ORDER BY updated_at, id), moment.now
     FROM gone, moment
     RETURNING 1
 )

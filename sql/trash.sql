@@ -5,7 +5,8 @@
 -- name: list_trash :many
 -- The first page of the user's trashed tasks, the latest deleted first: a range scan of
 -- trashed_tasks_user_deleted_idx.
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, deleted_at
 FROM trashed_tasks
 WHERE user_id = $1
 ORDER BY deleted_at DESC, id DESC
@@ -13,7 +14,8 @@ LIMIT $2;
 
 -- name: list_trash_after :many
 -- The next page, after the last task seen (its deleted_at $2 and id $3).
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision, deleted_at
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, deleted_at
 FROM trashed_tasks
 WHERE user_id = $1 AND (deleted_at, id) < ($2, $3)
 ORDER BY deleted_at DESC, id DESC
@@ -28,12 +30,19 @@ WITH counter AS (
 ), back AS (
     DELETE FROM trashed_tasks
     WHERE user_id = $1 AND id = $2 AND (SELECT tasks < $3 FROM counter)
-    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at
+    RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+              recurrence, time_zone, reminders, series_id, anchor_at, follows
 )
-INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision)
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, (SELECT revision + 1 FROM counter)
+INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at,
+                   updated_at, recurrence, time_zone, reminders, series_id, anchor_at, follows, revision)
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       recurrence, time_zone, reminders, series_id, anchor_at,
+       -- A task that followed an occurrence another task now follows is no longer its next.
+       CASE WHEN NOT EXISTS (SELECT FROM tasks WHERE user_id = $1 AND follows = back.follows) THEN follows END,
+       (SELECT revision + 1 FROM counter)
 FROM back
-RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision;
+RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+          revision, recurrence, time_zone, reminders, series_id;
 
 -- name: in_trash :val
 -- Whether the user's trash holds the task: tells a restore refused by the quota from a missing task.

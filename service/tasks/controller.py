@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, cast
 from urllib.parse import quote
@@ -10,17 +11,17 @@ from uuid import UUID
 import asyncpg
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from service.db.pool import Database, InjectedDatabase
+from service.db.pool import InjectedDatabase
+from service.db.statements import Executor
 from service.http import conditional as etags
 from service.http.body import OptionalBodyOperation
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
 from service.http.field_errors import FieldError
 from service.http.problems import problem
-from service.tasks import listing, queries
+from service.tasks import listing, queries, recurrence, writes
 from service.tasks.docs import (
     CONDITIONAL,
     ETAG,
@@ -50,32 +51,8 @@ from service.tasks.schemas import (
 
 UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Paris"
 
+OCCURRENCES_MAX = 50
 TaskId = FromPath[UUID]  # the route takes any string, so a malformed id is a 400 naming task_id, not a 404
-
-
-def not_found() -> NotFoundException:
-    return NotFoundException(detail="task not found")
-
-
-async def written(
-    db: Database, user_id: str, task_id: UUID, task: Task | None, versions: list[datetime] | None
-) -> Response[Task]:
-    """The answer to a write: the task with its new ETag, or why nothing was written (404 or 412)."""
-    if task is not None:
-        return etags.with_etag(task, task.updated_at)
-    raise await refused(db, user_id, task_id, versions)
-
-
-async def refused(db: Database, user_id: str, task_id: UUID, versions: list[datetime] | None) -> HTTPException:
-    """A conditional write changed nothing: 412 when the task is there with another ETag, else 404."""
-    if versions is not None and (current := await queries.task_version(db, user_id=user_id, task_id=task_id)):
-        return problem(
-            412,
-            "the task has changed since you read it (If-Match does not match its ETag); "
-            "nothing was written: fetch it again and retry",
-            headers={"ETag": etags.etag(current)},
-        )
-    return not_found()
 
 
 class TaskController(Controller):
@@ -137,6 +114,9 @@ class TaskController(Controller):
         overdue: Annotated[
             bool | None, QueryParameter(description="Only tasks still open past their due time (true), or the others.")
         ] = None,
+        series_id: Annotated[
+            UUID | None, QueryParameter(description="Only the occurrences of this series (a task's `series_id`).")
+        ] = None,
         q: Annotated[
             str | None,
             QueryParameter(
@@ -175,6 +155,7 @@ class TaskController(Controller):
             due_before=due_before,
             due_after=due_after,
             overdue=overdue,
+            series_id=series_id,
             q=q,
             sort=sort,
             limit=limit,
@@ -266,11 +247,35 @@ class TaskController(Controller):
     ) -> Response[Task]:
         task = await queries.get_task(db, user_id=user_id, task_id=task_id)
         if task is None:
-            raise not_found()
+            raise writes.not_found()
         tag = etags.etag(task.updated_at)
         if not etags.none_match(if_none_match, tag):
             return Response(cast(Task, None), status_code=304, headers={"ETag": tag})
         return etags.with_etag(task, task.updated_at)
+
+    @get(
+        "/{task_id:str}/occurrences",
+        summary="Upcoming occurrences of a series",
+        description="The next `limit` due times of the task's series, starting with the task's own `due_at`, as "
+        "the rule expands them in the task's `time_zone` (RFC 3339, UTC); fewer when COUNT or UNTIL end it. "
+        "A task without a rule has its own `due_at` only, and one without a due date none.",
+        responses=TASK_PROBLEMS,
+    )
+    async def occurrences(
+        self,
+        db: InjectedDatabase,
+        user_id: UserId,
+        task_id: TaskId,
+        limit: Annotated[int, QueryParameter(ge=1, le=OCCURRENCES_MAX, description="How many due times.")] = 5,
+    ) -> list[datetime]:
+        series = await queries.occurrence_of(db, user_id=user_id, task_id=task_id)
+        if series is None:
+            raise writes.not_found()
+        if series.due_at is None:
+            return []
+        return recurrence.occurrences(
+            series.recurrence, series.anchor_at, series.time_zone, start=series.due_at, limit=limit
+        )
 
     @put(
         "/{task_id:str}",
@@ -283,14 +288,20 @@ class TaskController(Controller):
     async def replace_task(
         self,
         db: InjectedDatabase,
+        state: State,
         user_id: UserId,
         task_id: TaskId,
         data: JSONBody[TaskReplace],
         if_match: IfMatch = None,
     ) -> Response[Task]:
         versions = etags.if_match_versions(if_match)
-        task = await queries.replace_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
-        return await written(db, user_id, task_id, task, versions)
+
+        def change(on: Executor, completing: bool) -> Awaitable[Task | None]:
+            return queries.replace_task(
+                on, user_id=user_id, task_id=task_id, data=data, versions=versions, completing=completing
+            )
+
+        return await writes.write(db, user_id, task_id, versions, state.max_tasks_per_user, change)
 
     @patch(
         "/{task_id:str}",
@@ -303,14 +314,22 @@ class TaskController(Controller):
     async def update_task(
         self,
         db: InjectedDatabase,
+        state: State,
         user_id: UserId,
         task_id: TaskId,
         data: JSONBody[TaskUpdate],
         if_match: IfMatch = None,
     ) -> Response[Task]:
+        def change(checked: list[datetime] | None) -> writes.Write:
+            def on(executor: Executor, completing: bool) -> Awaitable[Task | None]:
+                return queries.update_task(
+                    executor, user_id=user_id, task_id=task_id, data=data, versions=checked, completing=completing
+                )
+
+            return on
+
         versions = etags.if_match_versions(if_match)
-        task = await queries.update_task(db, user_id=user_id, task_id=task_id, data=data, versions=versions)
-        return await written(db, user_id, task_id, task, versions)
+        return await writes.write_series(db, user_id, task_id, versions, state.max_tasks_per_user, data, change)
 
     @patch(
         "/{task_id:str}/complete",
@@ -324,19 +343,24 @@ class TaskController(Controller):
     async def complete_task(
         self,
         db: InjectedDatabase,
+        state: State,
         user_id: UserId,
         task_id: TaskId,
         data: JSONBody[CompletedUpdate | None] = None,
         if_match: IfMatch = None,
     ) -> Response[Task]:
         versions = etags.if_match_versions(if_match)
-        if data is None:
-            task = await queries.toggle_task(db, user_id=user_id, task_id=task_id, versions=versions)
-        else:
-            task = await queries.set_task_completed(
-                db, user_id=user_id, task_id=task_id, completed=data.completed, versions=versions
+
+        def change(on: Executor, completing: bool) -> Awaitable[Task | None]:
+            if data is None:
+                return queries.toggle_task(
+                    on, user_id=user_id, task_id=task_id, versions=versions, completing=completing
+                )
+            return queries.set_task_completed(
+                on, user_id=user_id, task_id=task_id, completed=data.completed, versions=versions, completing=completing
             )
-        return await written(db, user_id, task_id, task, versions)
+
+        return await writes.write(db, user_id, task_id, versions, state.max_tasks_per_user, change)
 
     @delete(
         "/{task_id:str}",
@@ -350,4 +374,4 @@ class TaskController(Controller):
     ) -> None:
         versions = etags.if_match_versions(if_match)
         if not await queries.trash_task(db, user_id=user_id, task_id=task_id, versions=versions):
-            raise await refused(db, user_id, task_id, versions)
+            raise await writes.refused(db, user_id, task_id, versions)

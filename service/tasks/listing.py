@@ -125,6 +125,7 @@ def task_query(
     overdue: bool | None,
     q: str | None,
     sort: Sort,
+    series_id: UUID | None = None,
     limit: int,
     cursor: str | None,
 ) -> TaskQuery:
@@ -149,6 +150,7 @@ def task_query(
         due_before=due_before,
         due_after=due_after,
         overdue=overdue,
+        series_id=series_id,
         search=search,
         finds_nothing=q is not None and search is None,
         sort=key,

@@ -2,9 +2,10 @@
 
 A title or a tag is trimmed before its length is checked, which the schema states as a pattern:
 1 to N characters between the white space around them. Litestar drops the constraints on the
-items of ``list[Tag]``. A due date leaves a day to Python's first and last. An update names at
-least one field. The parameters' own rules (a tag, a due time, ``tz``'s zones, clearing's
-``completed=true``) are stated where the controller declares them.
+items of ``list[Tag]``. A due date leaves a day to Python's first and last. A time zone is one of
+the IANA names. Reminders are distinct. An update names at least one field. The parameters' own
+rules (a tag, a due time, ``tz``'s zones, clearing's ``completed=true``) are stated where the
+controller declares them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from litestar.openapi.spec import OpenAPI, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from service.http.openapi import branches, trimmed
-from service.tasks.schemas import DUE_DATE_PATTERN, TAG_MAX, TITLE_MAX, TaskCreate, TaskReplace, TaskUpdate
+from service.tasks.schemas import (
+    DUE_DATE_PATTERN,
+    TAG_MAX,
+    TIME_ZONES,
+    TITLE_MAX,
+    TaskCreate,
+    TaskReplace,
+    TaskUpdate,
+)
 
 TAG = Schema(
     type=OpenAPIType.STRING,
@@ -35,4 +44,8 @@ def say_what_is_enforced(document: OpenAPI) -> None:
         for array in branches(schema, "tags"):
             if array.items is not None:
                 array.items = TAG
+        for zone in branches(schema, "time_zone"):
+            zone.enum = sorted(TIME_ZONES)
+        for array in branches(schema, "reminders"):
+            array.unique_items = True
     schemas[TaskUpdate.__name__].min_properties = 1  # an empty update is a 400: it says nothing to change

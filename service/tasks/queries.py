@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from msgspec import UNSET
 
 from service.db.statements import Executor, One, Val
@@ -17,7 +18,10 @@ from service.tasks.statements import TaskQuery, list_statement
 
 CREATE_TASK = One.bind("create_task")
 GET_TASK = One.bind("get_task")
-TASK_VERSION = Val.bind("task_version")
+TASK_VERSION = One.bind("task_version")
+OCCURRENCE_OF = One.bind("occurrence_of")
+CREATE_NEXT_OCCURRENCE = One.bind("create_next_occurrence")
+HAS_NEXT_OCCURRENCE = Val.bind("has_next_occurrence")
 REPLACE_TASK = One.bind("replace_task")
 UPDATE_TASK = One.bind("update_task")
 TOGGLE_TASK = One.bind("toggle_task")
@@ -37,7 +41,17 @@ async def list_tasks(db: Executor, *, user_id: str, query: TaskQuery) -> list[Ta
 async def create_task(db: Executor, *, user_id: str, data: TaskCreate, quota: int) -> Task | None:
     """The new task, or None when the user already has ``quota`` tasks."""
     row = await db.fetchrow(
-        CREATE_TASK.sql, user_id, data.title, data.description, data.priority, data.tags, data.due_at, quota
+        CREATE_TASK.sql,
+        user_id,
+        data.title,
+        data.description,
+        data.priority,
+        data.tags,
+        data.due_at,
+        quota,
+        data.recurrence,
+        data.time_zone,
+        data.reminders,
     )
     return Task(*row) if row else None
 
@@ -49,16 +63,57 @@ async def get_task(db: Executor, *, user_id: str, task_id: UUID) -> Task | None:
 
 # The writes to one task take ``versions``: the updated_at values an If-Match header allows
 # (None: unconditional). A write whose precondition fails changes nothing and returns None, as
-# for a missing task; task_version tells the two apart.
+# for a missing task; task_version tells the two apart. So does a write that would complete an
+# open occurrence of a series without ``completing`` (sql/tasks.sql says why).
 
 
-async def task_version(db: Executor, *, user_id: str, task_id: UUID) -> datetime | None:
-    version: datetime | None = await db.fetchval(TASK_VERSION.sql, user_id, task_id)
-    return version
+class Version(msgspec.Struct, frozen=True):
+    updated_at: datetime
+    open_occurrence: bool  # completing it makes the series' next occurrence
+
+
+async def task_version(db: Executor, *, user_id: str, task_id: UUID) -> Version | None:
+    row = await db.fetchrow(TASK_VERSION.sql, user_id, task_id)
+    return Version(*row) if row else None
+
+
+class Occurrence(msgspec.Struct, frozen=True):
+    """What expanding a task's series takes."""
+
+    recurrence: str | None
+    time_zone: str
+    anchor_at: datetime | None
+    due_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+
+
+async def occurrence_of(db: Executor, *, user_id: str, task_id: UUID) -> Occurrence | None:
+    row = await db.fetchrow(OCCURRENCE_OF.sql, user_id, task_id)
+    return Occurrence(*row) if row else None
+
+
+async def create_next_occurrence(
+    db: Executor, *, user_id: str, task_id: UUID, due_at: datetime, quota: int
+) -> Task | None:
+    """The next occurrence of the completed occurrence ``task_id``; None when it has one already, or no room."""
+    row = await db.fetchrow(CREATE_NEXT_OCCURRENCE.sql, user_id, task_id, due_at, quota)
+    return Task(*row) if row else None
+
+
+async def has_next_occurrence(db: Executor, *, user_id: str, task_id: UUID) -> bool:
+    found: bool = await db.fetchval(HAS_NEXT_OCCURRENCE.sql, user_id, task_id)
+    return found
 
 
 async def replace_task(
-    db: Executor, *, user_id: str, task_id: UUID, data: TaskReplace, versions: list[datetime] | None = None
+    db: Executor,
+    *,
+    user_id: str,
+    task_id: UUID,
+    data: TaskReplace,
+    versions: list[datetime] | None = None,
+    completing: bool = False,
 ) -> Task | None:
     row = await db.fetchrow(
         REPLACE_TASK.sql,
@@ -71,6 +126,10 @@ async def replace_task(
         data.due_at,
         versions,
         data.completed,
+        data.recurrence,
+        data.time_zone,
+        data.reminders,
+        completing,
     )
     return Task(*row) if row else None
 
@@ -80,7 +139,13 @@ def _given(value: Any) -> Any:
 
 
 async def update_task(
-    db: Executor, *, user_id: str, task_id: UUID, data: TaskUpdate, versions: list[datetime] | None = None
+    db: Executor,
+    *,
+    user_id: str,
+    task_id: UUID,
+    data: TaskUpdate,
+    versions: list[datetime] | None = None,
+    completing: bool = False,
 ) -> Task | None:
     row = await db.fetchrow(
         UPDATE_TASK.sql,
@@ -95,21 +160,32 @@ async def update_task(
         versions,
         data.due_at is not UNSET,
         _given(data.due_at),
+        data.recurrence is not UNSET,
+        _given(data.recurrence),
+        _given(data.time_zone),
+        _given(data.reminders),
+        completing,
     )
     return Task(*row) if row else None
 
 
 async def toggle_task(
-    db: Executor, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None
+    db: Executor, *, user_id: str, task_id: UUID, versions: list[datetime] | None = None, completing: bool = False
 ) -> Task | None:
-    row = await db.fetchrow(TOGGLE_TASK.sql, user_id, task_id, versions)
+    row = await db.fetchrow(TOGGLE_TASK.sql, user_id, task_id, versions, completing)
     return Task(*row) if row else None
 
 
 async def set_task_completed(
-    db: Executor, *, user_id: str, task_id: UUID, completed: bool, versions: list[datetime] | None = None
+    db: Executor,
+    *,
+    user_id: str,
+    task_id: UUID,
+    completed: bool,
+    versions: list[datetime] | None = None,
+    completing: bool = False,
 ) -> Task | None:
-    row = await db.fetchrow(SET_TASK_COMPLETED.sql, user_id, task_id, completed, versions)
+    row = await db.fetchrow(SET_TASK_COMPLETED.sql, user_id, task_id, completed, versions, completing)
     return Task(*row) if row else None
 
 

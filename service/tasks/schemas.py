@@ -11,6 +11,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from service.http.field_errors import FieldError, Source
+from service.tasks import recurrence
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1000
@@ -75,6 +76,50 @@ DueAt = Annotated[
 ]
 
 
+RuleValue = Annotated[
+    str,
+    Meta(
+        max_length=200,
+        description="An RFC 5545 RRULE value: FREQ (DAILY, WEEKLY, MONTHLY or YEARLY), and optionally INTERVAL, "
+        "BYDAY, BYMONTHDAY, BYMONTH, and COUNT or UNTIL. Needs `due_at`, the first occurrence. A leading `RRULE:` "
+        "is accepted and dropped.",
+        examples=["FREQ=WEEKLY;BYDAY=MO,WE"],
+    ),
+]
+TimeZone = Annotated[
+    str,
+    Meta(
+        max_length=64,
+        description="The IANA zone whose wall clock the rule follows, so a 09:00 task stays at 09:00 across "
+        "daylight saving.",
+        examples=["Europe/Paris"],
+    ),
+]
+REMINDERS_MAX = 5
+REMINDER_MINUTES_MAX = 40320  # four weeks
+Reminders = Annotated[
+    list[Annotated[int, Meta(ge=0, le=REMINDER_MINUTES_MAX)]],
+    Meta(
+        max_length=REMINDERS_MAX,
+        description=f"Up to {REMINDERS_MAX} distinct whole minutes before `due_at` (0 to {REMINDER_MINUTES_MAX}) "
+        "at which to remind; needs `due_at`.",
+        examples=[[0, 30]],
+    ),
+]
+
+
+def check_time_zone(zone: str, field: str = "time_zone", source: Source = "body") -> str:
+    if zone not in TIME_ZONES:
+        raise FieldError(field, "unknown time zone; use an IANA name such as Europe/Paris", source)
+    return zone
+
+
+def check_reminders(reminders: list[int]) -> list[int]:
+    if len(set(reminders)) != len(reminders):
+        raise FieldError("reminders", "Expected distinct minutes, each at most once")
+    return reminders
+
+
 def storable(moment: datetime) -> bool:
     """Whether PostgreSQL, through asyncpg, keeps this moment as it is (see DUE_DATES)."""
     return DUE_DATES[0] <= moment.date() <= DUE_DATES[1]
@@ -123,12 +168,24 @@ class TaskCreate(_Input):
     priority: Priority = "medium"
     tags: Tags = msgspec.field(default_factory=list)
     due_at: DueAt | None = None
+    recurrence: RuleValue | None = None
+    time_zone: TimeZone = "UTC"
+    reminders: Reminders = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.title = _trimmed(self.title)
         self.tags = normalise_tags(self.tags)
         if self.due_at is not None:
             check_due(self.due_at)
+        check_time_zone(self.time_zone)
+        check_reminders(self.reminders)
+        if self.reminders and self.due_at is None:
+            raise FieldError("reminders", "needs a due_at: reminders count minutes before it")
+        if self.recurrence is not None:
+            self.recurrence = recurrence.parse_rule(self.recurrence)
+            if self.due_at is None:
+                raise FieldError("recurrence", "needs a due_at: the series' first occurrence")
+            recurrence.check_occurs(self.recurrence, self.due_at, self.time_zone)
 
 
 class TaskReplace(TaskCreate):
@@ -146,6 +203,9 @@ class TaskUpdate(_Input):
     priority: Priority | UnsetType = UNSET
     tags: Tags | UnsetType = UNSET
     due_at: DueAt | UnsetType | None = UNSET
+    recurrence: RuleValue | UnsetType | None = UNSET
+    time_zone: TimeZone | UnsetType = UNSET
+    reminders: Reminders | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if all(getattr(self, field) is UNSET for field in self.__struct_fields__):
@@ -156,6 +216,17 @@ class TaskUpdate(_Input):
             self.tags = normalise_tags(self.tags)
         if isinstance(self.due_at, datetime):
             check_due(self.due_at)
+        if isinstance(self.time_zone, str):
+            check_time_zone(self.time_zone)
+        if isinstance(self.reminders, list):
+            check_reminders(self.reminders)
+        if isinstance(self.recurrence, str):
+            self.recurrence = recurrence.parse_rule(self.recurrence)
+
+    @property
+    def touches_series(self) -> bool:
+        """Whether the change could make the task's rule never occur: its rule, due_at or zone."""
+        return any(getattr(self, field) is not UNSET for field in ("recurrence", "due_at", "time_zone"))
 
 
 class CompletedUpdate(_Input):
@@ -177,6 +248,10 @@ class Task(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     revision: int  # the user's revision at the task's latest change (GET /api/{user_id}/changes)
+    recurrence: str | None
+    time_zone: str
+    reminders: list[int]
+    series_id: UUID | None  # shared by every occurrence of a series
 
 
 class TaskStats(msgspec.Struct):

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from functools import cache, partial
 from typing import Any, Literal, get_args
+from uuid import UUID
 
 import msgspec
 
@@ -24,6 +25,7 @@ class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
     due_before: datetime | None = None
     due_after: datetime | None = None
     overdue: bool | None = None
+    series_id: UUID | None = None
     search: str | None = None  # a tsquery, from search_terms
     finds_nothing: bool = False  # q held no word to look for, so no task matches it
     sort: SortKey = "created_at"
@@ -41,6 +43,7 @@ _FILTERS = (
     ("due_before", Fragment.bind("filter_due_before")),
     ("due_after", Fragment.bind("filter_due_after")),
     ("overdue", Fragment.bind("filter_overdue")),
+    ("series_id", Fragment.bind("filter_series")),
     ("search", Fragment.bind("filter_search")),
 )
 # Each sort's keyset position after the last task seen, and its order.

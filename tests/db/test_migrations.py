@@ -13,6 +13,7 @@ import pytest
 
 from service.db import migrations
 from service.db.urls import asyncpg_dsn
+from tests.conftest import wipe
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connectio
         "0004.revisions",
         "0005.trash",
         "0006.idempotency-keys",
+        "0007.recurrence",
     ]
 
     assert migrations.apply(scratch_url) == every
@@ -193,13 +195,13 @@ async def test_check_constraints_guard_the_new_fields(
 
 
 async def test_ten_valid_tags_pass_the_check(admin: asyncpg.Connection) -> None:
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     tags = [f"{n}".rjust(32, "x") for n in range(10)]
     assert (
         await admin.fetchval("INSERT INTO tasks (user_id, title, tags) VALUES ('u', 't', $1) RETURNING tags", tags)
         == tags
     )
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
 
 
 async def test_check_constraint_refuses_an_empty_user_id(admin: asyncpg.Connection) -> None:
@@ -208,7 +210,7 @@ async def test_check_constraint_refuses_an_empty_user_id(admin: asyncpg.Connecti
 
 
 async def test_updated_at_moves_only_on_change_and_never_backwards(admin: asyncpg.Connection) -> None:
-    await admin.execute("TRUNCATE tasks")
+    await wipe(admin)
     created = await admin.fetchrow("INSERT INTO tasks (user_id, title) VALUES ('u', 't') RETURNING id, updated_at")
     same = await admin.fetchval("UPDATE tasks SET title = 't' WHERE id = $1 RETURNING updated_at", created["id"])
     assert same == created["updated_at"]
@@ -224,7 +226,7 @@ async def test_updated_at_moves_only_on_change_and_never_backwards(admin: asyncp
     [
         ("list_tasks", ("user-0042",)),
         ("get_task", ("user-0042", "00000000-0000-0000-0000-000000000000")),
-        ("toggle_task", ("user-0042", "00000000-0000-0000-0000-000000000000", None)),
+        ("toggle_task", ("user-0042", "00000000-0000-0000-0000-000000000000", None, False)),
     ],
 )
 async def test_queries_are_index_lookups_starting_from_user_id(

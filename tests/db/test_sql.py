@@ -20,10 +20,12 @@ from service.tasks.schemas import Task
 from service.trash.schemas import TrashedTask
 
 # The tables of users' data; every statement on one is scoped to one user, except the purge job's.
-TASK_TABLE = re.compile(r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts|idempotency_keys)\b", re.IGNORECASE)
+TASK_TABLE = re.compile(
+    r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts|task_reminders|idempotency_keys)\b", re.IGNORECASE
+)
 ACROSS_USERS = "purge.sql"  # the purge job's statements, each batched with FOR UPDATE SKIP LOCKED
-# The user filter must be on the tasks table itself and bound to $1, not merely mentioned.
-USER_FILTER = re.compile(r"\bWHERE\s+(?:tasks\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
+# The user filter must be in a WHERE clause (on the table or its alias) and bound to $1, not merely mentioned.
+USER_FILTER = re.compile(r"\bWHERE\s+(?:\w+\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
 
 
 def task_queries() -> list[sqlfile.Query]:
@@ -48,6 +50,7 @@ RETURNING_TASKS = {
     "toggle_task",
     "set_task_completed",
     "restore_task",
+    "create_next_occurrence",
     "changes",
 }
 

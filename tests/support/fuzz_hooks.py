@@ -113,6 +113,8 @@ def _remember_owners(response: Response) -> None:
 @schemathesis.hook
 def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     _label_by_its_parts(case)
+    if isinstance(case.body, dict) and case.method.upper() in {"POST", "PUT", "PATCH"} and _meant_valid_body(case):
+        _a_series_that_occurs(case.body, partial=case.method.upper() == "PATCH")
     if case.method.upper() != "GET" or case.path not in (LIST_PATH, TRASH_PATH) or "cursor" not in (case.query or {}):
         return case
     made_for = str(case.query.get("sort", DEFAULT_SORT)) if case.path == LIST_PATH else "trash"
@@ -120,6 +122,31 @@ def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     if real is not None and _meant_valid(case, "cursor"):
         case.query["cursor"] = real
     return case
+
+
+# A rule is valid only if it ever occurs from its due_at, and a rule or reminders need a due_at,
+# the stored one for a PATCH: rules no schema can state. A valid body keeps its shape, with a
+# rule that occurs and the due_at they need.
+RULES = ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,WE", "FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3", "FREQ=YEARLY;INTERVAL=2"]
+DUE = "2026-12-01T09:00:00Z"
+
+
+def _a_series_that_occurs(body: dict[str, Any], *, partial: bool) -> None:
+    if isinstance(body.get("recurrence"), str):
+        body["recurrence"] = RULES[len(body["recurrence"]) % len(RULES)]
+    needs_due = body.get("recurrence") is not None or bool(body.get("reminders"))
+    if needs_due and body.get("due_at") is None:
+        body["due_at"] = DUE
+    if partial and "due_at" in body and body["due_at"] is None:
+        body.update(recurrence=None, reminders=[])  # what the task may have needs a due_at
+
+
+def _meant_valid_body(case: Case[Any]) -> bool:
+    meta = case.meta
+    if meta is None:
+        return False
+    body = meta.components.get(ParameterLocation.BODY)
+    return body is None or body.mode == GenerationMode.POSITIVE
 
 
 def _label_by_its_parts(case: Case[Any]) -> None:

@@ -307,7 +307,7 @@ async def test_a_since_above_the_latest_revision_is_400(client: TestClient) -> N
         assert response.status_code == 400, response.text
         problem = problem_of(response)
         assert [error["key"] for error in problem["errors"]] == ["since"]
-        assert "latest revision, 3" in problem["detail"]  # so a client can tell what went wrong
+        assert "at most your latest, 3" in problem["detail"]  # so a client can tell what went wrong
     assert (await changes(client, since=3))["revision"] == 3
 
 

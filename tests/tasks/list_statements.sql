@@ -10,7 +10,8 @@
 --   $1 = 'alice'
 --   $2 = true
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND completed = $2
@@ -21,7 +22,8 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = ['high', 'low']
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND priority = any($2::task_priority[])
@@ -32,7 +34,8 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = ['work', 'home']
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND tags @> $2::text[]
@@ -43,7 +46,8 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 2026-12-01T00:00:00+00:00
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND coalesce(due_at, 'infinity') < $2
@@ -54,7 +58,8 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 2026-11-01T00:00:00+00:00
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND coalesce(due_at, 'infinity') >= $2 AND due_at IS NOT NULL
@@ -65,10 +70,23 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = false
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (NOT completed AND coalesce(due_at < now(), false)) = $2
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+
+-- filter series_id
+--   $1 = 'alice'
+--   $2 = '00000000-0000-0000-0000-000000000002'
+--   $3 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
+FROM tasks
+WHERE user_id = $1
+AND series_id = $2
 ORDER BY created_at DESC, id DESC
 LIMIT $3
 
@@ -76,7 +94,8 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 'milk:* & bread:*'
 --   $3 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND search @@ to_tsquery('simple', $2)
@@ -86,7 +105,8 @@ LIMIT $3
 -- sort=created_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY created_at ASC, id ASC
@@ -97,7 +117,8 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (created_at, id) > ($2::timestamptz, $3::uuid)
@@ -107,7 +128,8 @@ LIMIT $4
 -- sort=-created_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY created_at DESC, id DESC
@@ -118,7 +140,8 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (created_at, id) < ($2::timestamptz, $3::uuid)
@@ -128,7 +151,8 @@ LIMIT $4
 -- sort=updated_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY updated_at ASC, id ASC
@@ -139,7 +163,8 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (updated_at, id) > ($2::timestamptz, $3::uuid)
@@ -149,7 +174,8 @@ LIMIT $4
 -- sort=-updated_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY updated_at DESC, id DESC
@@ -160,7 +186,8 @@ LIMIT $2
 --   $2 = 2026-11-22T09:30:00+00:00
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (updated_at, id) < ($2::timestamptz, $3::uuid)
@@ -170,7 +197,8 @@ LIMIT $4
 -- sort=due_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY coalesce(due_at, 'infinity') ASC, id ASC
@@ -181,7 +209,8 @@ LIMIT $2
 --   $2 = null
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (coalesce(due_at, 'infinity'), id) > (coalesce($2::timestamptz, 'infinity'), $3::uuid)
@@ -191,7 +220,8 @@ LIMIT $4
 -- sort=-due_at, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY coalesce(due_at, 'infinity') DESC, id DESC
@@ -202,7 +232,8 @@ LIMIT $2
 --   $2 = null
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (coalesce(due_at, 'infinity'), id) < (coalesce($2::timestamptz, 'infinity'), $3::uuid)
@@ -212,7 +243,8 @@ LIMIT $4
 -- sort=priority, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY priority ASC, created_at ASC, id ASC
@@ -224,7 +256,8 @@ LIMIT $2
 --   $3 = 2026-11-22T09:30:00+00:00
 --   $4 = '00000000-0000-0000-0000-000000000001'
 --   $5 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (priority, created_at, id) > ($2::task_priority, $3::timestamptz, $4::uuid)
@@ -234,7 +267,8 @@ LIMIT $5
 -- sort=-priority, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY priority DESC, created_at DESC, id DESC
@@ -246,7 +280,8 @@ LIMIT $2
 --   $3 = 2026-11-22T09:30:00+00:00
 --   $4 = '00000000-0000-0000-0000-000000000001'
 --   $5 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (priority, created_at, id) < ($2::task_priority, $3::timestamptz, $4::uuid)
@@ -256,7 +291,8 @@ LIMIT $5
 -- sort=title, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY lower(title) ASC, id ASC
@@ -267,7 +303,8 @@ LIMIT $2
 --   $2 = 'Buy milk'
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (lower(title), id) > (lower($2::text), $3::uuid)
@@ -277,7 +314,8 @@ LIMIT $4
 -- sort=-title, first page
 --   $1 = 'alice'
 --   $2 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 ORDER BY lower(title) DESC, id DESC
@@ -288,7 +326,8 @@ LIMIT $2
 --   $2 = 'Buy milk'
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND (lower(title), id) < (lower($2::text), $3::uuid)
@@ -303,9 +342,11 @@ LIMIT $4
 --   $5 = 2026-12-01T00:00:00+00:00
 --   $6 = 2026-11-01T00:00:00+00:00
 --   $7 = false
---   $8 = 'milk:* & bread:*'
---   $9 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+--   $8 = '00000000-0000-0000-0000-000000000002'
+--   $9 = 'milk:* & bread:*'
+--   $10 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND completed = $2
@@ -314,9 +355,10 @@ AND tags @> $4::text[]
 AND coalesce(due_at, 'infinity') < $5
 AND coalesce(due_at, 'infinity') >= $6 AND due_at IS NOT NULL
 AND (NOT completed AND coalesce(due_at < now(), false)) = $7
-AND search @@ to_tsquery('simple', $8)
+AND series_id = $8
+AND search @@ to_tsquery('simple', $9)
 ORDER BY created_at DESC, id DESC
-LIMIT $9
+LIMIT $10
 
 -- all filters, sort=priority, next page
 --   $1 = 'alice'
@@ -326,12 +368,14 @@ LIMIT $9
 --   $5 = 2026-12-01T00:00:00+00:00
 --   $6 = 2026-11-01T00:00:00+00:00
 --   $7 = false
---   $8 = 'milk:* & bread:*'
---   $9 = 'medium'
---   $10 = 2026-11-22T09:30:00+00:00
---   $11 = '00000000-0000-0000-0000-000000000001'
---   $12 = 21
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at, revision
+--   $8 = '00000000-0000-0000-0000-000000000002'
+--   $9 = 'milk:* & bread:*'
+--   $10 = 'medium'
+--   $11 = 2026-11-22T09:30:00+00:00
+--   $12 = '00000000-0000-0000-0000-000000000001'
+--   $13 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id
 FROM tasks
 WHERE user_id = $1
 AND completed = $2
@@ -340,7 +384,8 @@ AND tags @> $4::text[]
 AND coalesce(due_at, 'infinity') < $5
 AND coalesce(due_at, 'infinity') >= $6 AND due_at IS NOT NULL
 AND (NOT completed AND coalesce(due_at < now(), false)) = $7
-AND search @@ to_tsquery('simple', $8)
-AND (priority, created_at, id) > ($9::task_priority, $10::timestamptz, $11::uuid)
+AND series_id = $8
+AND search @@ to_tsquery('simple', $9)
+AND (priority, created_at, id) > ($10::task_priority, $11::timestamptz, $12::uuid)
 ORDER BY priority ASC, created_at ASC, id ASC
-LIMIT $12
+LIMIT $13

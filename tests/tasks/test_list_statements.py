@@ -44,6 +44,7 @@ FILTERS: dict[str, dict[str, Any]] = {
     "due_before": {"due_before": datetime(2026, 12, 1, tzinfo=UTC)},
     "due_after": {"due_after": datetime(2026, 11, 1, tzinfo=UTC)},
     "overdue": {"overdue": False},
+    "series_id": {"series_id": uuid.UUID(int=2)},
     "q": {"search": listing.search_terms("milk bread")},
 }
 ALL_FILTERS = {name: value for filters in FILTERS.values() for name, value in filters.items()}

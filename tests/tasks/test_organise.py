@@ -171,6 +171,30 @@ async def test_due_today_follows_the_time_zone_given(client: TestClient) -> None
         assert response.json()["due_today"] == int(local_now.date() == local_due.date()), zone
 
 
+async def test_stats_count_a_completed_overdue_occurrence_as_done_and_its_next_as_due(client: TestClient) -> None:
+    now = datetime.now(UTC)
+    # A zone where it is about noon, so that an hour from now is still today there.
+    offset = (12 - now.hour + 12) % 24 - 12
+    zone = f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"  # the Etc zones' signs are POSIX's, reversed
+    assert 10 <= now.astimezone(ZoneInfo(zone)).hour <= 14
+    due = now.replace(microsecond=0) - timedelta(hours=23)  # yesterday there: overdue, not due today
+    task = await create(client, "Water plants", due_at=due.isoformat(), recurrence="FREQ=DAILY")
+
+    async def stats() -> dict[str, int]:
+        response = await client.get("/api/alice/tasks/stats", params={"tz": zone}, headers=ALICE)
+        assert response.status_code == 200
+        counts: dict[str, int] = response.json()
+        return {key: counts[key] for key in ("total", "completed", "open", "overdue", "due_today")}
+
+    assert await stats() == {"total": 1, "completed": 0, "open": 1, "overdue": 1, "due_today": 0}
+    await client.patch(f"/api/alice/tasks/{task['id']}/complete", headers=ALICE)
+    # The next occurrence is due an hour from now: open, due today, not overdue.
+    assert await stats() == {"total": 2, "completed": 1, "open": 1, "overdue": 0, "due_today": 1}
+    # Re-opened, the occurrence is overdue again beside its next.
+    await client.patch(f"/api/alice/tasks/{task['id']}/complete", headers=ALICE)
+    assert await stats() == {"total": 2, "completed": 0, "open": 2, "overdue": 1, "due_today": 1}
+
+
 async def test_stats_of_a_new_user_are_zero(client: TestClient) -> None:
     assert (await client.get("/api/alice/tasks/stats", headers=ALICE)).json() == {
         "total": 0,

@@ -1,7 +1,10 @@
-"""Every filter and sort of the task list is an index scan that starts from user_id.
+"""Every filter and sort of the task list is an index scan that starts from user_id; so are the
+change feed (one ordered merge of three range scans), the pages of the trash, and a day of
+reminders (a range of their index).
 
 The table holds a million tasks, 10,000 for each of 100 users, so the planner has every reason
-to prefer a sequential scan if an index did not serve the query.
+to prefer a sequential scan if an index did not serve the query; beside them, each user has 1,000
+trashed tasks and 1,000 tombstones.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,8 +23,11 @@ import pytest
 
 from service.db import migrations
 from service.db.urls import asyncpg_dsn
+from service.reminders.queries import LIST_REMINDERS
+from service.sync.queries import CHANGES
 from service.tasks import listing, statements
 from service.tasks.statements import SortKey, TaskQuery
+from service.trash.queries import LIST_TRASH, LIST_TRASH_AFTER
 
 USER = "user-042"
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -49,6 +55,9 @@ SORT_INDEXES: dict[SortKey, str] = {
     "priority": "tasks_user_priority_idx",
     "title": "tasks_user_title_idx",
 }
+FILLED = ["tasks", "trashed_tasks", "task_tombstones"]
+TRASHED_FROM = 20_000  # each user's trashed tasks have revisions from here to 1,000 more; their tasks, up to 10,001
+BURIED_FROM = 30_000  # and their tombstones from here
 POSITIONS: dict[SortKey, tuple[Any, ...]] = {
     "created_at": (NOW, uuid.UUID(int=0)),
     "updated_at": (NOW, uuid.UUID(int=0)),
@@ -85,14 +94,16 @@ async def _fill(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         indexes = await connection.fetch(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' AND indexname <> 'tasks_pkey'"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = any($1) AND indexname NOT LIKE '%pkey'",
+            FILLED,
         )
         for index in indexes:
             await connection.execute(f"DROP INDEX {index['indexname']}")
         await connection.execute("SET session_replication_role = replica")  # completed_at is set below
         await connection.execute(
             """
-            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, revision)
+            INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, revision,
+                               reminders, recurrence, series_id, anchor_at)
             SELECT 'user-' || lpad((n % 100)::text, 3, '0'),
                    'task ' || n || ' ' || (ARRAY['milk', 'report', 'call', 'gym', 'book'])[1 + n % 5],
                    CASE WHEN n % 3 = 0 THEN 'notes for ' || n END,
@@ -101,14 +112,62 @@ async def _fill(url: str) -> None:
                    CASE WHEN n % 2 = 0 THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END,
                    n % 5 = 0,
                    CASE WHEN n % 5 = 0 THEN $1::timestamptz END,
-                   n / 100 + 1  -- each user's tasks numbered 1 to 10,000
+                   n / 100 + 1,  -- each user's tasks numbered 1 to 10,000
+                   -- An eighth of the tasks with a due date have a reminder, some minutes up to four weeks
+                   -- before it, so a day's reminders are a few dozen of a user's.
+                   CASE WHEN n % 2 = 0 AND n / 100 % 8 = 0 THEN ARRAY[n / 100 * 37 % 40320] ELSE '{}' END,
+                   -- A quarter of them are daily series of a hundred occurrences, 25 series a user.
+                   CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1 THEN 'FREQ=DAILY' END,
+                   CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1 THEN md5('series ' || n % 5000)::uuid END,
+                   CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1
+                        THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END  -- anchored at due_at
             FROM generate_series(1, 1000000) AS n
             """,
             NOW,
         )
+        # 1,000 trashed tasks and 1,000 tombstones per user, deleted after the tasks were last written.
+        await connection.execute(
+            """
+            INSERT INTO trashed_tasks
+                (user_id, id, title, completed, priority, tags, created_at, updated_at, revision, deleted_at)
+            SELECT 'user-' || lpad((n % 100)::text, 3, '0'), gen_random_uuid(), 'trashed ' || n, false, 'medium', '{}',
+                   $1::timestamptz - interval '90 days', $1::timestamptz - interval '90 days',
+                   $2::bigint + n / 100, $1::timestamptz - n * interval '1 minute'
+            FROM generate_series(1, 100000) AS n
+            """,
+            NOW,
+            TRASHED_FROM,
+        )
+        await connection.execute(
+            """
+            INSERT INTO task_tombstones (user_id, task_id, revision, deleted_at)
+            SELECT 'user-' || lpad((n % 100)::text, 3, '0'), gen_random_uuid(), $2::bigint + n / 100,
+                   $1::timestamptz - n * interval '1 minute'
+            FROM generate_series(1, 100000) AS n
+            """,
+            NOW,
+            BURIED_FROM,
+        )
+        await connection.execute(
+            """
+            INSERT INTO task_counts (user_id, tasks, revision, horizon)
+            SELECT 'user-' || lpad(u::text, 3, '0'), 10000, $1, 0 FROM generate_series(0, 99) AS u
+            """,
+            BURIED_FROM + 1000,
+        )
+        # What the triggers would have made: a row for each reminder of an open task.
+        await connection.execute(
+            """
+            INSERT INTO task_reminders (user_id, task_id, minutes_before, remind_at)
+            SELECT user_id, id, minutes, due_at - minutes * interval '1 minute'
+            FROM tasks, unnest(reminders) AS minutes
+            WHERE reminders <> '{}' AND NOT completed
+            """
+        )
         for index in indexes:
             await connection.execute(index["indexdef"])
-        await connection.execute("ANALYZE tasks")
+        for table in (*FILLED, "task_counts", "task_reminders"):
+            await connection.execute(f"ANALYZE {table}")
     finally:
         await connection.close()
 
@@ -128,10 +187,32 @@ def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from nodes(child)
 
 
+async def explain(connection: asyncpg.Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The plan of ``sql`` prepared and run with ``args``, as the connection's plan_cache_mode has it
+    planned: for these values (custom) or for any values (generic).
+
+    EXPLAIN of a statement with parameters plans it for the values bound to it whatever the
+    plan_cache_mode; only EXPLAIN EXECUTE of a prepared statement shows the plan its executions use.
+    """
+    statement = await connection.prepare(sql)
+    values = [
+        await _literal(connection, arg, parameter)
+        for arg, parameter in zip(args, statement.get_parameters(), strict=True)
+    ]
+    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {statement.get_name()}({', '.join(values)})")
+    return list(nodes(json.loads(plan)[0]["Plan"]))
+
+
+async def _literal(connection: asyncpg.Connection, value: Any, parameter: Any) -> str:
+    """``value`` as an SQL literal of the parameter's type, quoted by the server itself."""
+    type_name = await connection.fetchval("SELECT format_type($1, NULL)", parameter.oid)
+    quoted = await connection.fetchval(f"SELECT quote_nullable($1::{type_name})", value)
+    return f"{quoted}::{type_name}"
+
+
 async def plan_of(connection: asyncpg.Connection, query: TaskQuery) -> list[dict[str, Any]]:
     sql, args = statements.list_statement(USER, query)
-    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)
-    return list(nodes(json.loads(plan)[0]["Plan"]))
+    return await explain(connection, sql, *args)
 
 
 def assert_scans_start_from_user_id(plan: list[dict[str, Any]]) -> None:
@@ -169,3 +250,82 @@ async def test_each_sort_reads_its_index_in_order(
 
 def test_every_sort_has_an_index_here() -> None:
     assert set(SORT_INDEXES) == set(get_args(SortKey)) == set(listing.POSITION_FIELDS)
+
+
+async def test_the_generic_plan_is_for_any_values(million: asyncpg.Connection) -> None:
+    generic = await million.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+    [scan] = [node for node in await explain(million, LIST_TRASH.sql, USER, 101) if "Index Cond" in node]
+    assert (scan["Index Cond"] == "(user_id = $1)") is generic, scan
+
+
+# The change feed's sources, each read through its (user_id, revision) index.
+REVISION_INDEXES = {
+    "tasks": "tasks_user_revision_idx",
+    "trashed_tasks": "trashed_tasks_user_revision_idx",
+    "task_tombstones": "task_tombstones_user_revision_idx",
+}
+
+
+@pytest.mark.parametrize("since", [5_000, TRASHED_FROM + 500], ids=["behind on tasks", "behind on trash"])
+async def test_the_change_feed_merges_three_revision_index_scans(million: asyncpg.Connection, since: int) -> None:
+    plan = await explain(million, CHANGES.sql, USER, since, 501)  # a page of 500, and one more to tell has_more
+    sources = [node for node in plan if node.get("Relation Name") in REVISION_INDEXES]
+    assert {node["Relation Name"]: node.get("Index Name") for node in sources} == REVISION_INDEXES, plan
+    assert len(sources) == len(REVISION_INDEXES), plan
+    for scan in sources:  # each starts at (user_id, since) and reads on in revision order
+        assert (scan["Node Type"], scan["Scan Direction"]) == ("Index Scan", "Forward"), scan
+        assert re.fullmatch(r"\(\(user_id = .+\) AND \(revision > .+\)\)", scan["Index Cond"]), scan
+        assert "Filter" not in scan, scan
+    # Merged in order and cut at the page: no source is read past it, and nothing is sorted below it.
+    [merge] = [node for node in plan if node["Node Type"] == "Merge Append"]
+    [page] = [node for node in plan if node["Node Type"] == "Limit" and merge in node.get("Plans", [])]
+    merged = list(nodes(page))
+    assert all(scan in merged for scan in sources), plan
+    assert not any(node["Node Type"] in {"Sort", "Incremental Sort", "Seq Scan"} for node in merged), plan
+
+
+@pytest.mark.parametrize("positioned", [False, True], ids=["first page", "next page"])
+async def test_the_trash_reads_its_index_in_order(million: asyncpg.Connection, positioned: bool) -> None:
+    if positioned:
+        plan = await explain(million, LIST_TRASH_AFTER.sql, USER, NOW - timedelta(days=30), uuid.UUID(int=0), 101)
+    else:
+        plan = await explain(million, LIST_TRASH.sql, USER, 101)
+    assert not any(node["Node Type"] in {"Sort", "Incremental Sort", "Seq Scan"} for node in plan), plan
+    [scan] = [node for node in plan if node.get("Relation Name") == "trashed_tasks"]
+    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", "trashed_tasks_user_deleted_idx"), scan
+    assert "user_id = " in scan["Index Cond"], scan
+    assert "Filter" not in scan, scan
+    if positioned:  # the page starts at the position in the index
+        assert re.search(r"ROW\(deleted_at, id\) < ROW\(", scan["Index Cond"]), scan
+
+
+async def test_the_series_filter_is_an_index_scan_from_user_id(million: asyncpg.Connection) -> None:
+    series_id = await million.fetchval("SELECT series_id FROM tasks WHERE user_id = $1 AND series_id IS NOT NULL", USER)
+    plan = await plan_of(million, TaskQuery(series_id=series_id, page_size=100))
+    assert_scans_start_from_user_id(plan)
+    assert "tasks_user_series_idx" in {node.get("Index Name") for node in plan}, plan
+
+
+async def test_a_day_of_reminders_is_a_range_of_their_index_joined_by_primary_key(
+    million: asyncpg.Connection,
+) -> None:
+    start = NOW + timedelta(days=2)
+    window = (USER, start, start + timedelta(days=1))
+    # The window holds a few dozen of the user's reminders, out of the 50,000 in the table.
+    within = "SELECT count(*) FROM task_reminders WHERE user_id = $1 AND remind_at >= $2 AND remind_at < $3"
+    assert 10 < await million.fetchval(within, *window) < 100
+    plan = await explain(million, LIST_REMINDERS.sql, *window)
+    assert not any(node["Node Type"] == "Seq Scan" for node in plan), plan
+    scans = [node for node in plan if "Relation Name" in node or "Index Name" in node]
+    reminders = [node for node in scans if node.get("Index Name") == "task_reminders_user_time_idx"]
+    assert len(reminders) == 1, plan
+    assert re.search(r"user_id = .*\bremind_at >= .*\bremind_at < ", reminders[0]["Index Cond"]), reminders
+    # Every other scan fetches one task by its primary key: tasks are never read by user alone, so
+    # any Sort in the plan sorts the window's reminders, never the user's tasks.
+    for node in scans:
+        if node.get("Relation Name") == "task_reminders":
+            assert node["Node Type"] in {"Index Scan", "Bitmap Heap Scan"}, node
+            assert "remind_at >= " in node.get("Index Cond", node.get("Recheck Cond", "")), node
+        elif node is not reminders[0]:
+            assert node.get("Index Name") == "tasks_pkey", node
+            assert re.search(r"user_id = .*\bid = task_reminders\.task_id", node["Index Cond"]), node

@@ -54,6 +54,10 @@ async def test_create_returns_the_task_with_location(client: TestClient) -> None
         "created_at",
         "updated_at",
         "revision",
+        "recurrence",
+        "time_zone",
+        "reminders",
+        "series_id",
     }
 
 
