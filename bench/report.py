@@ -28,6 +28,13 @@ CHANGES_TARGET = 1.0
 # And a write with an Idempotency-Key against the same write without one, on the service.
 KEYED_WRITES = ("toggle", "create")
 IDEMPOTENCY_TARGET = 1.20
+# The issue of recurring tasks and reminders: completing an open occurrence of a series (which makes
+# the next one) against a plain toggle, CPU of the app and PostgreSQL per request; and one day's
+# reminders of a user with 10,000 tasks against a page of the same user's list, by latency.
+RECURRING = "complete recurring"
+RECURRING_TARGET = 2.0
+REMINDERS, REMINDERS_LIST = "reminders day", "list 10k tasks"
+REMINDERS_TARGET = 2.0
 
 
 def keyed(scenario: str) -> str:
@@ -179,6 +186,28 @@ def checks(
             lambda v: v <= CHANGES_TARGET,
         )
     )
+    found += [
+        check(
+            f"{RECURRING} / toggle: service, CPU per request (app + PostgreSQL)",
+            f"≤ {RECURRING_TARGET:.0f}",
+            partial(
+                quotient, a=(SERVICE, RECURRING, low), b=(SERVICE, "toggle", low), field="total_cpu_us_per_request"
+            ),
+            lambda v: v <= RECURRING_TARGET,
+        ),
+        check(
+            f"{REMINDERS} / {REMINDERS_LIST}: service, p50 latency",
+            f"≤ {REMINDERS_TARGET:.0f}",
+            partial(quotient, a=(SERVICE, REMINDERS, low), b=(SERVICE, REMINDERS_LIST, low), field="p50_ms"),
+            lambda v: v <= REMINDERS_TARGET,
+        ),
+        check(
+            f"{REMINDERS_LIST} / {REMINDERS}: service, requests/s",
+            f"≤ {REMINDERS_TARGET:.0f}",
+            partial(quotient, a=(SERVICE, REMINDERS_LIST, low), b=(SERVICE, REMINDERS, low), field="rps"),
+            lambda v: v <= REMINDERS_TARGET,
+        ),
+    ]
     for scenario in KEYED_WRITES:
         found.append(
             check(
@@ -250,6 +279,7 @@ def sync_costs(by: dict[tuple[str, str, str, int], Result], servers: list[str], 
     pairs = [(BARE, BEFORE_SYNC, scenario, scenario) for scenario in REVISED_WRITES]
     pairs.append((SERVICE, SERVICE, CHANGES, CHANGES_LIST))
     pairs += [(SERVICE, SERVICE, keyed(scenario), scenario) for scenario in KEYED_WRITES]
+    pairs += [(SERVICE, SERVICE, RECURRING, "toggle"), (SERVICE, SERVICE, REMINDERS, REMINDERS_LIST)]
     lines = [
         "| server | row | compared with | requests/s | its requests/s | ratio "
         "| µs CPU/request, app + PostgreSQL | its µs CPU/request | ratio |",

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -64,6 +64,9 @@ TASKS = 20
 PUT_TASKS = 5
 SYNC_TASKS = 40  # tasks of each user whose changes are read, numbered 1 to 40 ...
 SINCE = 20  # ... so 20 changed tasks follow this revision
+REMINDED_USERS = 3  # users with REMINDED_TASKS tasks each, due an hour apart from now on, each with
+REMINDED_TASKS = 10_000  # reminders 10 and 60 minutes before: 48 reminders in a day of theirs
+REMINDED_DAY = 10  # the day whose reminders are read, in days from today (UTC)
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
@@ -105,6 +108,8 @@ REPLACED = [f"bench-put-{u}" for u in range(1, USERS + 1)]  # replace: changes w
 CREATORS = [f"bench-new-{u}" for u in range(USERS)]  # create; their tasks go after each row
 DELETED = [f"bench-del-{u}" for u in range(USERS)]  # delete: rows made for each row, the rest removed after
 SYNCED = [f"bench-sync-{u}" for u in range(1, USERS + 1)]  # changes 20, list limit 20; nothing writes them
+RECURRING = [f"bench-rec-{u}" for u in range(USERS)]  # complete recurring: rows made for each row, cleared after
+REMINDED = [f"bench-rem-{u}" for u in range(1, REMINDED_USERS + 1)]  # reminders day, list 10k tasks
 # What the database without revisions gets of each task: the same ids, content and times.
 COPY_OUT = """
 SELECT id, user_id, title, description, completed, priority, tags, due_at, created_at, updated_at FROM tasks
@@ -121,7 +126,7 @@ def seed(db: psycopg.Connection[Any]) -> tuple[dict[str, list[str]], dict[str, l
         raise ValueError("BENCH_SYNCHRONOUS_COMMIT must be on or off")
     db.execute(f"ALTER SYSTEM SET synchronous_commit = {SYNCHRONOUS_COMMIT}")  # for every connection after
     db.execute("SELECT pg_reload_conf()")
-    db.execute("TRUNCATE tasks")
+    db.execute("TRUNCATE tasks CASCADE")  # and task_reminders, which refers to it
     db.execute(
         """
         INSERT INTO tasks (user_id, title, description, priority, tags, due_at)
@@ -153,7 +158,20 @@ def seed(db: psycopg.Connection[Any]) -> tuple[dict[str, list[str]], dict[str, l
         """,
         (SYNC_TASKS, USERS),
     )
+    # 10,000 tasks a user, numbered by the statement (the trigger would number them one by one), due
+    # an hour apart, half with a description and tags; the reminders trigger fills task_reminders.
+    db.execute(
+        """
+        INSERT INTO tasks (user_id, title, description, tags, due_at, reminders, revision)
+        SELECT 'bench-rem-' || u, 'task ' || t, CASE WHEN t %% 2 = 0 THEN 'some words about it' END,
+               CASE WHEN t %% 2 = 0 THEN ARRAY['work'] ELSE ARRAY['home', 'errands'] END,
+               date_trunc('hour', now()) + t * interval '1 hour', '{10, 60}', t
+        FROM generate_series(1, %s) AS u, generate_series(1, %s) AS t
+        """,
+        (REMINDED_USERS, REMINDED_TASKS),
+    )
     db.execute("VACUUM ANALYZE tasks")
+    db.execute("VACUUM ANALYZE task_reminders")
     ids: dict[str, list[str]] = {}
     for user_id, task_id in db.execute("SELECT user_id, id::text FROM tasks ORDER BY user_id, id").fetchall():
         ids.setdefault(user_id, []).append(task_id)
@@ -250,7 +268,9 @@ def scenarios(
     cursors: dict[str, str],
     secret: str,
 ) -> dict[str, Scenario]:
-    tokens = {user: token(secret, user) for user in [*LISTED, *REPLACED, *CREATORS, *DELETED, *SYNCED]}
+    tokens = {
+        user: token(secret, user) for user in [*LISTED, *REPLACED, *CREATORS, *DELETED, *SYNCED, *RECURRING, *REMINDED]
+    }
     json_headers = {"Content-Type": "application/json"}
     lists = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in LISTED]
     # The second page of a filtered list sorted by due date.
@@ -298,6 +318,39 @@ def scenarios(
     changes = [Request("GET", f"/api/{u}/changes?since={SINCE}&limit=20", tokens[u]) for u in SYNCED]
     pages = [Request("GET", f"/api/{u}/tasks?limit=20", tokens[u]) for u in SYNCED]
 
+    def recurring(count: int) -> Sequence:
+        """``count`` open occurrences of daily series, due from tomorrow on, each completed once:
+        every completion makes its series' next occurrence. Revisions numbered by the statement, on
+        from each user's counter."""
+        rows = db.execute(
+            """
+            WITH owners AS (
+                SELECT k, owner, coalesce((SELECT revision FROM task_counts WHERE user_id = owner), 0) AS revision
+                FROM unnest(%s::text[]) WITH ORDINALITY AS o (owner, k)
+            )
+            INSERT INTO tasks (user_id, title, due_at, recurrence, series_id, anchor_at, revision)
+            SELECT owner, 'every day ' || n, due, 'FREQ=DAILY', gen_random_uuid(), due, revision + 1 + n / %s
+            FROM generate_series(0, %s - 1) AS n
+            JOIN owners ON k = 1 + n %% %s,
+            LATERAL (SELECT date_trunc('hour', now()) + interval '1 day' + n %% 1440 * interval '1 minute') AS d (due)
+            RETURNING user_id, id::text
+            """,
+            (RECURRING, USERS, count, USERS),
+        ).fetchall()
+        index = {user: k for k, user in enumerate(RECURRING, start=1)}
+        return Sequence(
+            "PATCH",
+            [{**tokens[u], **json_headers} for u in RECURRING],
+            [(index[u], f"/api/{u}/tasks/{task_id}/complete") for u, task_id in rows],
+            '{"completed": true}',
+        )
+
+    # One day's reminders of a user with 10,000 tasks, and the first page of the same users' list.
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=REMINDED_DAY)
+    window = urlencode({"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()})
+    reminders = [Request("GET", f"/api/{u}/reminders?{window}", tokens[u]) for u in REMINDED]
+    crowded = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in REMINDED]
+
     def keyed(requests: list[Request]) -> list[Request]:
         return [Request(r.method, r.path, r.headers, r.body, r.weight, keyed=True) for r in requests]
 
@@ -321,6 +374,9 @@ def scenarios(
         ),
         Scenario(CHANGES, changes),
         Scenario(CHANGES_LIST, pages),
+        Scenario(report.RECURRING, make=recurring, clear=RECURRING, db=db),
+        Scenario(report.REMINDERS, reminders),
+        Scenario(report.REMINDERS_LIST, crowded),
         # The same writes, each with an Idempotency-Key never sent before.
         Scenario(report.keyed("toggle"), keyed(toggles)),
         Scenario(report.keyed("create"), keyed(creates), clear=CREATORS, db=db),
@@ -350,6 +406,9 @@ PLAN: dict[str, list[tuple[str, int]]] = {
                 "mixed",
                 CHANGES,
                 CHANGES_LIST,
+                report.RECURRING,
+                report.REMINDERS,
+                report.REMINDERS_LIST,
                 *map(report.keyed, report.KEYED_WRITES),
             )
         ),
@@ -517,7 +576,7 @@ def render(
     ]
     costs = report.sync_costs(by, kinds, CONNECTIONS)
     if costs:
-        lines += ["", "### Sync: revisions and the change feed", "", *costs]
+        lines += ["", "### The pairs the ratio targets compare", "", *costs]
     compared = report.servers_compared(by, results)
     if compared:
         lines += ["", "### Granian against uvicorn", "", *compared]

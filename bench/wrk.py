@@ -22,6 +22,7 @@ local specs = %(specs)s
 local files = %(files)s
 local headers = %(headers)s
 local method = %(method)s
+local body = %(body)s
 local run = %(run)s
 local started = 0
 function setup(thread)
@@ -50,7 +51,7 @@ function request()
   n = n + 1
   if lines then
     local k, path = lines[(n - 1) %% #lines + 1]:match("^(%%d+) (.*)$")
-    return wrk.format(method, path, headers[tonumber(k)])
+    return wrk.format(method, path, headers[tonumber(k)], body)
   end
   local r = reqs[math.random(#reqs)]
   if type(r) == "table" then
@@ -87,11 +88,13 @@ class Request:
 
 @dataclass
 class Sequence:
-    """Requests to send once each, in order: ``method`` on each path, with ``headers[k]`` (1-based)."""
+    """Requests to send once each, in order: ``method`` on each path, with ``headers[k]`` (1-based)
+    and ``body``, the same for all."""
 
     method: str
     headers: list[dict[str, str]]
     lines: list[tuple[int, str]] = field(default_factory=list)  # (k, path)
+    body: str | None = None
 
 
 def lua_value(value: object) -> str:
@@ -108,9 +111,9 @@ def run(base: str, load: list[Request] | Sequence, seconds: int, connections: in
     """Run wrk against ``base`` and return its summary."""
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as directory:
         files: list[str] = []
-        method, headers, specs = "GET", [], []
+        method, headers, body, specs = "GET", [], None, []
         if isinstance(load, Sequence):
-            method, headers = load.method, load.headers
+            method, headers, body = load.method, load.headers, load.body
             for thread in range(THREADS):  # every THREADS-th line to each thread, so none is sent twice
                 path = Path(directory) / f"thread-{thread}.txt"
                 path.write_text("".join(f"{k} {p}\n" for k, p in load.lines[thread::THREADS]))
@@ -135,6 +138,7 @@ def run(base: str, load: list[Request] | Sequence, seconds: int, connections: in
                 "files": lua_value(files),
                 "headers": lua_value(headers),
                 "method": lua_value(method),
+                "body": lua_value(body),
                 "run": lua_value(secrets.token_hex(8)),  # so no key repeats one of an earlier run
             }
         )
