@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Union, get_args, get_origin
+from uuid import UUID
 
 import msgspec
 from litestar import Request
@@ -109,11 +110,19 @@ def _date_time(value: str) -> str | None:
     return None
 
 
+def _uuid(value: str) -> str | None:
+    try:
+        msgspec.convert(value, UUID)
+    except msgspec.ValidationError:
+        return "expected a UUID, e.g. 3f0a6f4e-8a8e-4c8a-9a7a-2d7f0c1b9e11"
+    return None
+
+
 def _anything(value: str) -> None:
     return None
 
 
-_CHECKS: dict[Any, Callable[[str], str | None]] = {bool: _boolean, int: _integer, datetime: _date_time}
+_CHECKS: dict[Any, Callable[[str], str | None]] = {bool: _boolean, int: _integer, datetime: _date_time, UUID: _uuid}
 
 
 def check(request: Request[Any, Any, Any], rules: Mapping[str, Rule], required: Collection[str]) -> None:

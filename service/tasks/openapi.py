@@ -16,6 +16,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from service.http.openapi import branches, trimmed
 from service.tasks.schemas import (
     DUE_DATE_PATTERN,
+    REMINDER_MINUTES_MAX,
     TAG_MAX,
     TIME_ZONES,
     TITLE_MAX,
@@ -28,6 +29,14 @@ TAG = Schema(
     type=OpenAPIType.STRING,
     pattern=trimmed(TAG_MAX),
     description=f"1 to {TAG_MAX} characters after trimming; stored lower-case.",
+)
+
+
+REMINDER = Schema(
+    type=OpenAPIType.INTEGER,
+    minimum=0,
+    maximum=REMINDER_MINUTES_MAX,
+    description="Whole minutes before `due_at`.",
 )
 
 
@@ -48,4 +57,5 @@ def say_what_is_enforced(document: OpenAPI) -> None:
             zone.enum = sorted(TIME_ZONES)
         for array in branches(schema, "reminders"):
             array.unique_items = True
+            array.items = REMINDER
     schemas[TaskUpdate.__name__].min_properties = 1  # an empty update is a 400: it says nothing to change

@@ -97,8 +97,9 @@ TimeZone = Annotated[
 ]
 REMINDERS_MAX = 5
 REMINDER_MINUTES_MAX = 40320  # four weeks
+# A whole number of minutes; JSON Schema's integer includes 30.0, so a whole float is one too.
 Reminders = Annotated[
-    list[Annotated[int, Meta(ge=0, le=REMINDER_MINUTES_MAX)]],
+    list[Annotated[int, Meta(ge=0, le=REMINDER_MINUTES_MAX)] | Annotated[float, Meta(ge=0, le=REMINDER_MINUTES_MAX)]],
     Meta(
         max_length=REMINDERS_MAX,
         description=f"Up to {REMINDERS_MAX} distinct whole minutes before `due_at` (0 to {REMINDER_MINUTES_MAX}) "
@@ -114,7 +115,13 @@ def check_time_zone(zone: str, field: str = "time_zone", source: Source = "body"
     return zone
 
 
-def check_reminders(reminders: list[int]) -> list[int]:
+def check_reminders(given: list[int | float]) -> list[int | float]:
+    """The reminders as whole minutes (ints), each once; a FieldError naming the first that is not."""
+    reminders: list[int | float] = []
+    for index, minutes in enumerate(given):
+        if isinstance(minutes, float) and not minutes.is_integer():
+            raise FieldError(f"reminders[{index}]", "Expected whole minutes")
+        reminders.append(int(minutes))
     if len(set(reminders)) != len(reminders):
         raise FieldError("reminders", "Expected distinct minutes, each at most once")
     return reminders
@@ -178,7 +185,7 @@ class TaskCreate(_Input):
         if self.due_at is not None:
             check_due(self.due_at)
         check_time_zone(self.time_zone)
-        check_reminders(self.reminders)
+        self.reminders = check_reminders(self.reminders)
         if self.reminders and self.due_at is None:
             raise FieldError("reminders", "needs a due_at: reminders count minutes before it")
         if self.recurrence is not None:
@@ -219,7 +226,7 @@ class TaskUpdate(_Input):
         if isinstance(self.time_zone, str):
             check_time_zone(self.time_zone)
         if isinstance(self.reminders, list):
-            check_reminders(self.reminders)
+            self.reminders = check_reminders(self.reminders)
         if isinstance(self.recurrence, str):
             self.recurrence = recurrence.parse_rule(self.recurrence)
 

@@ -41,6 +41,7 @@ def test_the_list_takes_exactly_these_parameters(settings: Settings) -> None:
         "overdue": (False, False, "_boolean"),
         "priority": (True, False, "_anything"),
         "q": (False, False, "_anything"),
+        "series_id": (False, False, "_uuid"),
         "sort": (False, False, "_anything"),
         "tag": (True, False, "_anything"),
     }
@@ -135,3 +136,10 @@ async def test_litestar_reports_its_own_parameter_errors_as_data(client: TestCli
         {"key": "limit", "message": "Expected `int` >= 1", "source": "query"},
     ]
     assert response.json()["detail"] == "sort: Invalid enum value 'nope'; limit: Expected `int` >= 1"
+
+
+async def test_a_series_id_that_is_not_a_uuid_is_400_naming_it(client: TestClient) -> None:
+    for value in ("null", "42", ""):
+        response = await client.get("/api/alice/tasks", params={"series_id": value}, headers=ALICE)
+        assert response.status_code == 400, (value, response.text)
+        assert [error["key"] for error in response.json()["errors"]] == ["series_id"]

@@ -217,3 +217,13 @@ async def test_a_patch_that_leaves_the_rule_without_an_occurrence_names_what_it_
     )
     assert response.status_code == 400, response.text
     assert [error["key"] for error in problem_of(response)["errors"]] == ["due_at"]
+
+
+async def test_reminders_are_whole_minutes_also_written_as_whole_floats(client: TestClient) -> None:
+    task = await create(client, "Float", due_at="2027-01-10T08:00:00Z", reminders=[30.0, 5])
+    assert task["reminders"] == [30, 5]
+    response = await client.post(
+        "/api/alice/tasks", json={"title": "t", "due_at": "2027-01-10T08:00:00Z", "reminders": [1.5]}, headers=ALICE
+    )
+    assert response.status_code == 400
+    assert [error["key"] for error in problem_of(response)["errors"]] == ["reminders[0]"]

@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Reminders in a window of time
-         * @description The reminders of the user's open tasks whose moment (`due_at` less `minutes_before`) is in [`from`, `to`), soonest first. By default the next 24 hours; at most 31 days at once.
+         * @description The reminders of the user's open tasks whose moment (`due_at` less `minutes_before`) is in [`from`, `to`), soonest first. By default the next 24 hours; at most 31 days at once (a wider window is a 400); a `to` at or before `from` is an empty window.
          */
         get: operations["ApiUserIdRemindersListReminders"];
         put?: never;
