@@ -140,7 +140,7 @@ async def _read(
             continue
         if final:
             return copy
-        await asyncio.sleep(rng.uniform(0, 0.003))
+        await asyncio.sleep(rng.uniform(0.001, 0.01))
 
 
 def divergence(copy: Mapping[UUID, object], live: Mapping[UUID, object]) -> str:

@@ -43,8 +43,12 @@ Write = Callable[[Executor, random.Random, str, list[UUID]], Awaitable[object]]
 
 
 async def database(url: str) -> Database:
-    pool = await create_pool(make_settings(url, db_pool_min_size=CONNECTIONS, db_pool_max_size=CONNECTIONS))
-    return Database(pool, acquire_timeout=30)
+    """The writers' connections. One user's writers queue for their counter, so on a busy machine a
+    write may wait longer than the service's statement timeout; a deadlock still fails within a second."""
+    settings = make_settings(
+        url, db_pool_min_size=CONNECTIONS, db_pool_max_size=CONNECTIONS, db_statement_timeout_ms=60_000
+    )
+    return Database(await create_pool(settings), acquire_timeout=60)
 
 
 # The writes of the service, each through its query function, on a task the writers made (live,
