@@ -50,13 +50,17 @@ SELECT EXISTS (SELECT FROM trashed_tasks WHERE user_id = $1 AND id = $2);
 
 -- Purging keeps a tombstone with the deletion's revision and time: a client that has not synced
 -- since the task was trashed still learns it is gone. Nothing changes for a client that has, so
--- the revision does not advance and the counter is not locked.
+-- the revision does not advance. The counter is locked first all the same, as by every write
+-- (sql/tasks.sql): a user's writes then always take their locks in one order, where a transaction
+-- holding a trashed task could otherwise wait for one holding the counter, and that one for it.
 
 -- name: purge_trashed_task :val
 -- Delete one of the user's trashed tasks for good; returns its id, or nothing when there was none.
-WITH gone AS (
+WITH counter AS (
+    SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+), gone AS (
     DELETE FROM trashed_tasks
-    WHERE user_id = $1 AND id = $2
+    WHERE user_id = $1 AND id = $2 AND EXISTS (SELECT FROM counter)
     RETURNING user_id, id, revision, deleted_at
 )
 INSERT INTO task_tombstones (user_id, task_id, revision, deleted_at)
@@ -66,9 +70,11 @@ RETURNING task_id;
 
 -- name: empty_trash :val
 -- Delete every trashed task of the user for good; returns how many went.
-WITH gone AS (
+WITH counter AS (
+    SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+), gone AS (
     DELETE FROM trashed_tasks
-    WHERE user_id = $1
+    WHERE user_id = $1 AND EXISTS (SELECT FROM counter)
     RETURNING user_id, id, revision, deleted_at
 ), buried AS (
     INSERT INTO task_tombstones (user_id, task_id, revision, deleted_at)

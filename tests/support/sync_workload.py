@@ -63,7 +63,7 @@ class Store(Protocol[Cursor]):
 @dataclass(frozen=True)
 class Workload:
     writers: int = 16  # one connection each
-    transactions_per_writer: int = 30
+    transactions_per_writer: int = 24
     late_share: float = 0.75  # of transactions, those that sleep between their write and their commit
     sleep_seconds: tuple[float, float] = (0.001, 0.008)
     limits: tuple[int, int] = (1, 8)  # a reader's page size, drawn for each page
@@ -140,7 +140,7 @@ async def _read(
             continue
         if final:
             return copy
-        await asyncio.sleep(rng.uniform(0, 0.003))
+        await asyncio.sleep(rng.uniform(0.001, 0.01))
 
 
 def divergence(copy: Mapping[UUID, object], live: Mapping[UUID, object]) -> str:

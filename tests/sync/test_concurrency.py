@@ -12,6 +12,7 @@ stopped seeing that, it would prove nothing about revisions either.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,11 +24,12 @@ import pytest
 
 from service.db.pool import Database, create_pool
 from service.db.statements import ExecSQL, Executor, ManySQL, ValSQL
+from service.db.urls import asyncpg_dsn
 from service.sync.schemas import Changes
 from service.tasks import queries as tasks
 from service.tasks.schemas import Task, TaskCreate, TaskUpdate
 from service.trash import queries as trash
-from tests.conftest import TestClient, bearer, make_settings
+from tests.conftest import TestClient, bearer, create, make_settings
 from tests.support.sync_workload import SEED, USERS, Page, Workload, divergence, run_workload
 
 QUOTA = 10_000
@@ -43,15 +45,19 @@ Write = Callable[[Executor, random.Random, str, list[UUID]], Awaitable[object]]
 
 
 async def database(url: str) -> Database:
-    pool = await create_pool(make_settings(url, db_pool_min_size=CONNECTIONS, db_pool_max_size=CONNECTIONS))
-    return Database(pool, acquire_timeout=30)
+    """The writers' connections. One user's writers queue for their counter, so on a busy machine a
+    write may wait longer than the service's statement timeout; a deadlock still fails within a second."""
+    settings = make_settings(
+        url, db_pool_min_size=CONNECTIONS, db_pool_max_size=CONNECTIONS, db_statement_timeout_ms=60_000
+    )
+    return Database(await create_pool(settings), acquire_timeout=60)
 
 
 # The writes of the service, each through its query function, on a task the writers made (live,
 # trashed or purged by now: a write on a task that is not there changes nothing, as for a client).
 
 
-async def create(db: Executor, rng: random.Random, user: str, known: list[UUID]) -> None:
+async def add(db: Executor, rng: random.Random, user: str, known: list[UUID]) -> None:
     task = await tasks.create_task(db, user_id=user, data=TaskCreate(title=f"task {rng.randrange(10**6)}"), quota=QUOTA)
     assert task is not None
     known.append(task.id)
@@ -102,10 +108,10 @@ WRITES: dict[Write, float] = {
 }
 
 
-def choose(rng: random.Random, writes: dict[Write, float], known: list[UUID], create: Write) -> Write:
+def choose(rng: random.Random, writes: dict[Write, float], known: list[UUID], add: Write) -> Write:
     """A write on one of the known tasks; a new task a third of the time, or when there is none yet."""
     if not known or rng.random() < 1 / 3:
-        return create
+        return add
     return rng.choices(list(writes), list(writes.values()))[0]
 
 
@@ -120,7 +126,7 @@ class RevisionFeed:
         self.admin = admin
 
     async def write(self, db: Executor, rng: random.Random, user: str, known: list[UUID]) -> None:
-        await choose(rng, WRITES, known, create)(db, rng, user, known)
+        await choose(rng, WRITES, known, add)(db, rng, user, known)
 
     async def changes(self, user: str, since: int, limit: int) -> Page[int]:
         response = await self.client.get(
@@ -170,6 +176,49 @@ async def test_every_reader_ends_with_exactly_the_users_tasks(
     assert [row["user_id"] for row in counters] == sorted(USERS)
     for row in counters:  # the counters say how many tasks there are and name the latest change
         assert (row["tasks"], row["revision"]) == (row["live"], row["latest_change"]), dict(row)
+
+
+async def waiting_for_a_lock(admin: asyncpg.Connection, connection: asyncpg.Connection) -> None:
+    """Until ``connection`` waits for a lock (pg_locks, unlike pg_stat_activity, is read afresh each time)."""
+    for _ in range(1000):
+        if await admin.fetchval(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE pid = $1 AND NOT granted)", connection.get_server_pid()
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the other transaction never waited for a lock")
+
+
+async def test_two_transactions_of_one_user_take_their_locks_in_one_order(
+    client: TestClient, admin: asyncpg.Connection, migrated: str
+) -> None:
+    """Each transaction holds what its first write locked while its second waits. Were one write to
+    lock a trashed task before the user's counter, each would wait for the other: a deadlock."""
+    made = [await create(client, title) for title in ("restored", "purged", "restored too")]
+    for task in made:
+        assert await tasks.trash_task(admin, user_id="alice", task_id=UUID(task["id"]))
+    restored, purged, restored_too = (UUID(task["id"]) for task in made)
+    first, second = [await asyncpg.connect(asyncpg_dsn(migrated)) for _ in range(2)]
+    try:
+        async with second.transaction():
+            assert await trash.purge_trashed_task(second, user_id="alice", task_id=purged)
+
+            async def restore_then_purge() -> None:
+                async with first.transaction():
+                    assert await trash.restore_task(first, user_id="alice", task_id=restored, quota=QUOTA)
+                    assert not await trash.purge_trashed_task(first, user_id="alice", task_id=purged)
+
+            other = asyncio.create_task(restore_then_purge())
+            await waiting_for_a_lock(admin, first)
+            assert await trash.restore_task(second, user_id="alice", task_id=restored_too, quota=QUOTA)
+        async with asyncio.timeout(10):
+            await other
+    finally:
+        await first.close()
+        await second.close()
+    live = {row["id"] for row in await admin.fetch("SELECT id FROM tasks WHERE user_id = 'alice'")}
+    assert live == {restored, restored_too}
+    assert await admin.fetchval("SELECT task_id FROM task_tombstones WHERE user_id = 'alice'") == purged
 
 
 # The check of the harness: a store whose writers stamp each change with the clock and do not take
