@@ -15,7 +15,12 @@ TASK_PROBLEMS = {**AUTH_PROBLEMS, 404: NOT_FOUND}
 PRECONDITION_FAILED = problem_response(
     "If-Match did not match the task's current ETag (sent in the ETag header); nothing was written."
 )
-WRITE_PROBLEMS = {**BODY_PROBLEMS, 404: NOT_FOUND, 412: PRECONDITION_FAILED}
+# A write that completes an open occurrence of a series also makes its next (service.tasks.writes).
+NOT_COMPLETED = problem_response(
+    "Completing this occurrence would make its series' next one past MAX_TASKS_PER_USER, or the task kept "
+    "changing while the write ran; nothing was written."
+)
+WRITE_PROBLEMS = {**BODY_PROBLEMS, 404: NOT_FOUND, 409: NOT_COMPLETED, 412: PRECONDITION_FAILED}
 NOT_MODIFIED = ResponseSpec(data_container=None, description="The task still has the ETag given in If-None-Match.")
 
 

@@ -2,7 +2,7 @@
 
 Every operation, with inputs the document says are valid and inputs it says are not, in every
 phase: the document's examples, coverage of each parameter's edges, random fuzzing, and stateful
-sequences (create a task, then read, change and delete what was created). Every check runs: no
+sequences (create a task, then read, change and delete what was created). Every check runs but one: no
 5xx, responses, status codes, headers and content types as documented, invalid input refused,
 valid input accepted, requests without the token refused, and nothing found after its deletion.
 
@@ -89,6 +89,9 @@ def test_schemathesis_finds_nothing(migrated: str, tmp_path: Path) -> None:
             [
                 *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(ROOT / "tests/schemathesis.toml")),
                 *("run", f"{base}/docs/openapi.json", "--checks", "all", "--max-time", str(FUZZ_SECONDS)),
+                # "A deleted resource stays gone" does not hold here: DELETE moves a task to the trash,
+                # and POST .../trash/{id}/restore brings it back, by design (tests/trash/ checks both).
+                *("--exclude-checks", "use_after_free"),
                 *("--report", "junit", "--report-dir", str(tmp_path / "report")),
             ],
             env=fuzzer,

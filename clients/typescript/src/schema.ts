@@ -1616,11 +1616,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            /** @description Completing this occurrence would make its series' next one past MAX_TASKS_PER_USER, or the task kept changing while the write ran; nothing was written. Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before sending the request again. */
-                    "Retry-After": number;
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1941,11 +1941,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            /** @description Completing this occurrence would make its series' next one past MAX_TASKS_PER_USER, or the task kept changing while the write ran; nothing was written. Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before sending the request again. */
-                    "Retry-After": number;
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2121,11 +2121,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            /** @description Completing this occurrence would make its series' next one past MAX_TASKS_PER_USER, or the task kept changing while the write ran; nothing was written. Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
             409: {
                 headers: {
-                    /** @description Seconds to wait before sending the request again. */
-                    "Retry-After": number;
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
