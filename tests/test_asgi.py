@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from service.app import create_app
 from tests.conftest import ALICE, CapturedLog, TestClient, make_settings
+from tests.support.trickle import trickled_create
 
 
 def access_lines(log: CapturedLog) -> list[dict[str, Any]]:
@@ -52,36 +51,7 @@ async def test_a_trickled_body_is_refused_inside_the_request_id_and_the_access_l
     # outside it, so its 408 carries the id and is logged as the client saw it.
     app = create_app(make_settings(migrated, body_timeout_seconds=0.2))
     headers = [*((name.lower().encode(), value.encode()) for name, value in ALICE.items())]
-    headers += [(b"content-type", b"application/json"), (b"content-length", b"30"), (b"x-request-id", b"slow-1")]
-    scope: Any = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/alice/tasks",
-        "raw_path": b"/api/alice/tasks",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    chunks: list[dict[str, Any]] = [{"type": "http.request", "body": b'{"title": "tri', "more_body": True}]
-
-    async def receive() -> dict[str, Any]:
-        if chunks:
-            return chunks.pop()
-        await asyncio.sleep(3600)  # the rest of the body never comes
-        raise AssertionError("unreachable")
-
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async with AsyncTestClient(app=app):  # the app's lifespan: its pool
-        await asyncio.wait_for(app(scope, receive, send), timeout=5)  # type: ignore[arg-type]
+    sent = await trickled_create(app, [*headers, (b"x-request-id", b"slow-1")])
     start, body = sent[0], b"".join(message.get("body", b"") for message in sent[1:])
     assert start["status"] == 408
     assert (b"x-request-id", b"slow-1") in start["headers"]

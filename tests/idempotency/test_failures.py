@@ -3,10 +3,8 @@ whose commit failed is never sent. The body limits still hold for a keyed reques
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -26,6 +24,7 @@ from service.tasks import queries
 from service.tasks.schemas import TaskCreate
 from tests.conftest import ALICE, CapturedLog, TestClient, create, make_settings, problem_of, wipe
 from tests.idempotency.test_replay import count_tasks, keyed
+from tests.support.trickle import trickled_create
 
 
 async def recorded_keys(admin: asyncpg.Connection) -> list[str]:
@@ -192,34 +191,5 @@ async def test_a_keyed_body_that_trickles_is_408(migrated: str) -> None:
     # BodyDeadline times the body this layer reads, as it times the handler's.
     app = create_app(make_settings(migrated, body_timeout_seconds=0.2))
     headers = [*((name.lower().encode(), value.encode()) for name, value in keyed().items())]
-    headers += [(b"content-type", b"application/json"), (b"content-length", b"30")]
-    scope: Any = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/alice/tasks",
-        "raw_path": b"/api/alice/tasks",
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    chunks: list[dict[str, Any]] = [{"type": "http.request", "body": b'{"title": "tri', "more_body": True}]
-
-    async def receive() -> dict[str, Any]:
-        if chunks:
-            return chunks.pop()
-        await asyncio.sleep(3600)  # the rest of the body never comes
-        raise AssertionError("unreachable")
-
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async with AsyncTestClient(app=app):  # the app's lifespan: its pool
-        await asyncio.wait_for(app(scope, receive, send), timeout=5)  # type: ignore[arg-type]
+    sent = await trickled_create(app, headers)
     assert sent[0]["status"] == 408
