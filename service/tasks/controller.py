@@ -39,6 +39,7 @@ from service.tasks.openapi import TAG
 from service.tasks.schemas import (
     DUE_DATE_PATTERN,
     TIME_ZONES,
+    UNKNOWN_TIME_ZONE,
     CompletedUpdate,
     Deleted,
     Priority,
@@ -47,9 +48,8 @@ from service.tasks.schemas import (
     TaskReplace,
     TaskStats,
     TaskUpdate,
+    check_time_zone,
 )
-
-UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Paris"
 
 OCCURRENCES_MAX = 50
 TaskId = FromPath[UUID]  # the route takes any string, so a malformed id is a 400 naming task_id, not a 404
@@ -228,8 +228,7 @@ class TaskController(Controller):
             ),
         ] = "UTC",
     ) -> TaskStats:
-        if tz not in TIME_ZONES:
-            raise FieldError("tz", UNKNOWN_TIME_ZONE, "query")
+        check_time_zone(tz, "tz", "query")
         try:
             return await queries.task_stats(db, user_id=user_id, time_zone=tz)
         except asyncpg.InvalidParameterValueError as exc:  # a zone newer than the database's own list

@@ -109,9 +109,12 @@ Reminders = Annotated[
 ]
 
 
+UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Paris"
+
+
 def check_time_zone(zone: str, field: str = "time_zone", source: Source = "body") -> str:
     if zone not in TIME_ZONES:
-        raise FieldError(field, "unknown time zone; use an IANA name such as Europe/Paris", source)
+        raise FieldError(field, UNKNOWN_TIME_ZONE, source)
     return zone
 
 
