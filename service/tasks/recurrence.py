@@ -126,9 +126,11 @@ def check_occurs(rule: str, due_at: datetime, time_zone: str, field: str = "recu
     if _past_until(parsed, match, _instant(match, zone)):
         raise FieldError(field, "UNTIL is before the rule's first occurrence on or after due_at")
     if parsed.count is not None:
-        every = _due_times(parsed, due_at, zone, since=due_at - timedelta(seconds=1))
+        walk = _Walk()
+        every = _due_times(parsed, due_at, zone, since=due_at - timedelta(seconds=1), walk=walk)
         if sum(1 for _ in every) < parsed.count:
-            raise FieldError(field, f"COUNT={parsed.count} reaches too far with this rule to expand quickly: lower it")
+            why = "reaches too far with this rule to expand quickly" if walk.cut else f"runs past {_LAST_DUE}"
+            raise FieldError(field, f"COUNT={parsed.count} {why}: lower it")
 
 
 def next_occurrence(rule: str, anchor: datetime, time_zone: str, *, after: datetime) -> datetime | None:
@@ -273,7 +275,16 @@ def _format(rule: _Rule) -> str:
 # Expanding a rule.
 
 
-def _due_times(rule: _Rule, anchor: datetime, zone: ZoneInfo, *, since: datetime) -> Iterator[datetime]:
+@dataclass(slots=True)
+class _Walk:
+    """Whether WALK_MAX, rather than the end of the calendar, stopped an expansion."""
+
+    cut: bool = False
+
+
+def _due_times(
+    rule: _Rule, anchor: datetime, zone: ZoneInfo, *, since: datetime, walk: _Walk | None = None
+) -> Iterator[datetime]:
     """The series' due times after ``since``, in UTC and in order; the anchor is the first."""
     first = _local(anchor, zone)
     start = first if rule.count is not None else _near(rule, first, _local(since, zone))
@@ -281,7 +292,7 @@ def _due_times(rule: _Rule, anchor: datetime, zone: ZoneInfo, *, since: datetime
         yield anchor.astimezone(UTC)
     left = None if rule.count is None else rule.count - 1
     previous = anchor
-    for local in _matches(rule, first, start):
+    for local in _matches(rule, first, start, walk):
         if local == first:
             continue  # DTSTART: the anchor itself, counted already
         moment = _instant(local, zone)
@@ -296,12 +307,14 @@ def _due_times(rule: _Rule, anchor: datetime, zone: ZoneInfo, *, since: datetime
             yield moment
 
 
-def _matches(rule: _Rule, first: datetime, start: datetime) -> Iterator[datetime]:
+def _matches(rule: _Rule, first: datetime, start: datetime, walk: _Walk | None = None) -> Iterator[datetime]:
     """The rule's occurrences in local wall time from ``start`` on, in order, until the bound."""
     keep, spent, before = _keeps(rule, first), 0, None
     for day in _reach(rule, first, start):
         spent += _work(rule.freq, before, day)
         if spent > WALK_MAX:
+            if walk is not None:
+                walk.cut = True
             return
         before = day
         if keep(day):

@@ -128,11 +128,12 @@ def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     return case
 
 
-# A rule is valid only if it ever occurs from its due_at, and a rule or reminders need a due_at,
-# the stored one for a PATCH: rules no schema can state. A valid body keeps its shape, with a
-# rule that occurs and the due_at they need.
+# A rule is valid only if it occurs from its due_at (with COUNT, every time before the last due
+# date, 9999-12-30), and a rule or reminders need a due_at, the stored one for a PATCH: rules no
+# schema can state. A valid body keeps its shape, with a rule that occurs and the due_at they need.
 RULES = ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,WE", "FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3", "FREQ=YEARLY;INTERVAL=2"]
 DUE = "2026-12-01T09:00:00Z"
+LAST_START = "9998"  # due_at compared as text: a year before the last due date leaves every rule room
 
 
 def _a_series_that_occurs(body: dict[str, Any], *, partial: bool) -> None:
@@ -140,6 +141,8 @@ def _a_series_that_occurs(body: dict[str, Any], *, partial: bool) -> None:
         body["recurrence"] = RULES[len(body["recurrence"]) % len(RULES)]
     needs_due = body.get("recurrence") is not None or bool(body.get("reminders"))
     if needs_due and body.get("due_at") is None:
+        body["due_at"] = DUE
+    if body.get("recurrence") is not None and str(body.get("due_at", DUE)) > LAST_START:
         body["due_at"] = DUE
     if partial and "due_at" in body and body["due_at"] is None:
         body.update(recurrence=None, reminders=[])  # what the task may have needs a due_at

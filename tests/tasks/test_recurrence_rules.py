@@ -383,6 +383,14 @@ def test_a_rule_that_cannot_occur_from_due_at_on_is_refused(rule: str, says: str
     assert says in refused.value.message
 
 
+def test_a_count_past_the_last_due_date_says_so() -> None:
+    # 30 November and 31 December 9999: the second is past the last due date PostgreSQL keeps.
+    with pytest.raises(FieldError) as refused:
+        check_occurs("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=3", utc(9999, 11, 14, 12), "Europe/Warsaw")
+    assert refused.value.message == "COUNT=3 runs past 9999-12-30: lower it"
+    check_occurs("FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=1", utc(9999, 11, 14, 12), "Europe/Warsaw")
+
+
 @pytest.mark.parametrize(
     "rule",
     [
