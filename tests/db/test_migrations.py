@@ -38,6 +38,7 @@ async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connectio
         "0005.trash",
         "0006.idempotency-keys",
         "0007.recurrence",
+        "0008.events",
     ]
 
     assert migrations.apply(scratch_url) == every
