@@ -20,12 +20,15 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
+from litestar.types import ControllerRouterHandler
 
 from service import asgi
 from service.config import Settings, load_settings
 from service.db import migrations
 from service.db import pool as database
 from service.db.pool import BOUND_DATABASE, Database
+from service.events.controller import EventController
+from service.events.live import LiveEvents
 from service.health.controller import HealthController
 from service.http import rate_limit
 from service.http.auth import JWKSCache, TokenVerifier
@@ -128,7 +131,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
     limiter = rate_limit.limiter(settings)
     metrics = Metrics()
-    optional_routes = [metrics_route(metrics)] if settings.metrics_enabled else []
+    verifier = TokenVerifier(settings, jwks)
+    events = LiveEvents(settings, verifier) if settings.events_enabled else None
+    optional_routes: list[ControllerRouterHandler] = []
+    if settings.metrics_enabled:
+        optional_routes.append(metrics_route(metrics))
+    if events is not None:
+        optional_routes.append(EventController)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -140,10 +149,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if jwks is not None:
             await jwks.refresh()  # warm the cache; a failure here is logged and retried on demand
         purging = start_purging(settings, app.state.db)
+        if events is not None:
+            app.state.events = events
+            await events.start(app.state.db)
         calm_the_garbage_collector()
         try:
             yield
         finally:
+            if events is not None:
+                await events.stop()
             if purging is not None:
                 purging.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -169,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         state=State({"metrics": metrics}),  # for the handlers that count into it
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
-        middleware=asgi.route_middleware(TokenVerifier(settings, jwks), limiter),
+        middleware=asgi.route_middleware(verifier, limiter),
         plugins=[problem_details, StrictInput()],
         before_send=asgi.BEFORE_SEND,
         exception_handlers=exception_handlers,

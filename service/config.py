@@ -71,6 +71,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     sync_retention_days: PositiveInt = 30  # the change feed remembers deletions this long; older since: 410
     purge_interval_seconds: Annotated[float, Meta(ge=0)] = 300.0  # how often each process purges; 0: never
 
+    events_enabled: bool = True  # GET /events, its LISTEN connection and the reminder scheduler
+    # Where the LISTEN connection goes: the direct endpoint when DATABASE_URL is a transaction
+    # pooler (Neon's -pooler host), which does not pass notifications on; empty means DATABASE_URL.
+    events_database_url: str = ""
+    events_max_streams_per_user: PositiveInt = 10  # open event streams per user, in each process
+    events_keepalive_seconds: Annotated[float, Meta(gt=0, le=15)] = 15.0  # a comment line at least this often
+
     rate_limit_per_minute: Annotated[int, Meta(ge=0)] = 600  # per user; 0 turns limiting off
     rate_limit_burst: PositiveInt = 60
     rate_limit_store_url: str = ""  # empty: each process counts alone; redis://... shares the count
@@ -82,6 +89,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     @property
     def migrations_url(self) -> str:
         return self.migrations_database_url or self.database_url
+
+    @property
+    def events_url(self) -> str:
+        return self.events_database_url or self.database_url
 
     @property
     def cors_origin_list(self) -> list[str]:

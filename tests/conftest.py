@@ -76,8 +76,13 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "better_auth_secret": SECRET,
         "rate_limit_per_minute": 0,
     }
-    if database_url in _POOLED_URLS:
-        values.update(database_url=_POOLED_URLS[database_url], db_statement_cache_size=0, db_statement_timeout_ms=0)
+    if database_url in _POOLED_URLS:  # events listen on the direct endpoint, as the README says
+        values.update(
+            database_url=_POOLED_URLS[database_url],
+            db_statement_cache_size=0,
+            db_statement_timeout_ms=0,
+            events_database_url=database_url,
+        )
     values.update(overrides)
     return msgspec.structs.replace(base, **values)
 

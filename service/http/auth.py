@@ -189,6 +189,12 @@ class TokenVerifier:
         self._verified[token] = (subject, expires_at + self._leeway)
         return subject
 
+    async def valid_until(self, token: str) -> float:
+        """When a token that verifies stops being accepted (its ``exp`` plus the leeway), in seconds
+        since the epoch: what a long-lived answer (an event stream) holds it to."""
+        await self.verify(token)
+        return self._verified[token][1]
+
     async def _verify(self, token: str) -> tuple[str, float]:
         if len(token) > MAX_TOKEN_BYTES:
             raise unauthorized("token is too large")

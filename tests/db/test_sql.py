@@ -19,11 +19,13 @@ from service.db.statements import Statement
 from service.tasks.schemas import Task
 from service.trash.schemas import TrashedTask
 
-# The tables of users' data; every statement on one is scoped to one user, except the purge job's.
+# The tables of users' data; every statement on one is scoped to one user, except the jobs' that
+# work across users: the purge's and the reminder scheduler's.
 TASK_TABLE = re.compile(
     r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts|task_reminders|idempotency_keys)\b", re.IGNORECASE
 )
-ACROSS_USERS = "purge.sql"  # the purge job's statements, each batched with FOR UPDATE SKIP LOCKED
+# Their files: each statement that writes is batched, and locks with FOR UPDATE SKIP LOCKED.
+ACROSS_USERS = ("purge.sql:", "scheduler.sql:")
 # The user filter must be in a WHERE clause (on the table or its alias) and bound to $1, not merely mentioned.
 USER_FILTER = re.compile(r"\bWHERE\s+(?:\w+\.)?user_id\s*=\s*\$1\b", re.IGNORECASE)
 
@@ -32,12 +34,12 @@ def task_queries() -> list[sqlfile.Query]:
     return [
         query
         for query in sqlfile.load().values()
-        if TASK_TABLE.search(query.sql) and not query.source.startswith(f"{ACROSS_USERS}:")
+        if TASK_TABLE.search(query.sql) and not query.source.startswith(ACROSS_USERS)
     ]
 
 
-def purge_queries() -> list[sqlfile.Query]:
-    return [query for query in sqlfile.load().values() if query.source.startswith(f"{ACROSS_USERS}:")]
+def across_users_queries() -> list[sqlfile.Query]:
+    return [query for query in sqlfile.load().values() if query.source.startswith(ACROSS_USERS)]
 
 
 # The statements that answer with whole tasks, and so must list columns in Task's order.
@@ -90,13 +92,18 @@ def test_the_user_filter_check_sees_the_statements_on_tasks() -> None:
     }
 
 
-def test_the_purge_job_locks_what_it_deletes_and_skips_what_others_hold() -> None:
-    assert {query.name for query in purge_queries()} == {
+def test_the_jobs_lock_what_they_change_and_skip_what_others_hold() -> None:
+    assert {query.name for query in across_users_queries()} == {
         "purge_expired_trash",
         "purge_expired_tombstones",
         "purge_expired_idempotency_keys",
+        "fire_due_reminders",
+        "announce_reminders",
+        "next_reminder_at",
     }
-    for query in purge_queries():
+    for query in across_users_queries():
+        if not re.search(r"\b(?:UPDATE|DELETE)\b", query.sql):
+            continue  # a read, or a notification: nothing to lock
         assert "FOR UPDATE SKIP LOCKED" in query.sql, f"{query.source}: {query.name} could wait on a request"
         assert re.search(r"LIMIT \$2\b", query.sql), f"{query.source}: {query.name} is not batched"
 
