@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -21,10 +22,14 @@ from service.events.hub import Closing, Hub, Stream, TooManyStreams
 from service.events.live import LiveEvents
 from service.events.schemas import Revision
 from service.http.docs import AUTH_PROBLEMS, RATE_LIMITED, RETRY_AFTER, UserId, problem_response
+from service.http.field_errors import FieldError
 
+REVISION_PATTERN = r"^[0-9]{1,18}$"
 RETRY_MS = 1000  # the reconnection delay a client is told (SSE's retry field)
 BUSY_RETRY_SECONDS = 5  # Retry-After of a 429: a stream must close first
-KEEPALIVE = ServerSentEventMessage(data=None, comment="keep-alive")
+# Lines end in LF, as most servers' do: simpler for a client's own parser than Litestar's CRLF default.
+EOL = "\n"
+KEEPALIVE = ServerSentEventMessage(data=None, comment="keep-alive", sep=EOL)
 
 _encode = msgspec.json.Encoder().encode
 
@@ -58,6 +63,8 @@ class EventController(Controller):
         summary="Live events: changes and reminders, as server-sent events",
         description=DESCRIPTION,
         media_type="text/event-stream",
+        response_description="Server-sent events, as above, until the client leaves, the token expires or the "
+        "instance stops.",
         responses={
             **AUTH_PROBLEMS,
             429: problem_response(
@@ -78,16 +85,17 @@ class EventController(Controller):
         db: InjectedDatabase,
         user_id: UserId,
         last_event_id: Annotated[
-            int | None,
+            str | None,
             HeaderParameter(
                 name="Last-Event-ID",
-                ge=0,
-                description="The `id` of the last event received, when reconnecting.",
+                description="The `id` of the last event received, when reconnecting: a revision.",
                 required=False,
+                schema_extra={"pattern": REVISION_PATTERN},  # checked by _revision, to name the header
             ),
         ] = None,
     ) -> ServerSentEvent:
         live: LiveEvents = request.app.state.events
+        resumed = _revision(last_event_id)
         try:
             stream = live.hub.open(user_id)
         except TooManyStreams:
@@ -109,22 +117,33 @@ class EventController(Controller):
             live.hub.close(stream)
             raise
         stream.start(revision)
-        if last_event_id is not None and last_event_id != revision:
+        if resumed is not None and resumed != revision:
             stream.changed(revision, always=True)
         events = _events(live.hub, stream, revision, keepalive=live.keepalive_seconds, valid_until=valid_until)
         weakref.finalize(events, live.hub.close, stream)  # also when the stream never starts
         return ServerSentEvent(events, headers={"Cache-Control": "no-store"})
 
 
+def _revision(last_event_id: str | None) -> int | None:
+    """The revision a reconnecting client saw last; None for a first connection (or an empty header)."""
+    if not last_event_id:
+        return None
+    if not re.fullmatch(REVISION_PATTERN, last_event_id):
+        raise FieldError("Last-Event-ID", "must be the id of an event this stream sent: a revision", "header")
+    return int(last_event_id)
+
+
 def _changed(revision: int) -> ServerSentEventMessage:
-    return ServerSentEventMessage(event="changed", id=revision, data=_encode(Revision(revision)))
+    return ServerSentEventMessage(event="changed", id=revision, data=_encode(Revision(revision)), sep=EOL)
 
 
 async def _events(
     hub: Hub, stream: Stream, revision: int, *, keepalive: float, valid_until: float
 ) -> AsyncIterator[ServerSentEventMessage]:
     try:
-        yield ServerSentEventMessage(event="ready", id=revision, data=_encode(Revision(revision)), retry=RETRY_MS)
+        yield ServerSentEventMessage(
+            event="ready", id=revision, data=_encode(Revision(revision)), retry=RETRY_MS, sep=EOL
+        )
         while True:
             if not stream.wake.is_set():
                 left = valid_until - time.time()
@@ -144,6 +163,6 @@ async def _events(
             if announced is not None:
                 yield _changed(announced)
             for data in stream.take_reminders():
-                yield ServerSentEventMessage(event="reminder", data=data)
+                yield ServerSentEventMessage(event="reminder", data=data, sep=EOL)
     finally:
         hub.close(stream)

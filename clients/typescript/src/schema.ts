@@ -24,6 +24,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live events: changes and reminders, as server-sent events
+         * @description A server-sent events stream (`text/event-stream`), held open. Events:
+         *
+         *     - `ready`, on connect: `data: {"revision": R}`, the user's revision now (its `id` is R too);
+         *     - `changed`, after writes of the user commit, through any instance: `id: n`, `data: {"revision": n}`.
+         *       Catch up with `GET /changes?since=<your revision>`. Several writes in a burst may come as one
+         *       `changed`, with the latest revision;
+         *     - `reminder`, when a reminder is due: `data:` the object `GET /reminders` lists. Each reminder fires
+         *       once, however many instances run, and never for a task completed, deleted or moved to another due
+         *       time before its moment; one set for a moment already past does not fire;
+         *     - a comment line (`: keep-alive`) at least every `EVENTS_KEEPALIVE_SECONDS` (15) seconds.
+         *
+         *     Reconnect with `Last-Event-ID: n` (the last `id` seen): if the user's revision is no longer n, a
+         *     `changed` follows `ready` at once. The stream ends when the token expires (reconnect with a new
+         *     one), and when the instance shuts down (reconnect: another answers). `EventSource` cannot send an
+         *     `Authorization` header: use a fetch-based client (README, "Live events"). At most
+         *     `EVENTS_MAX_STREAMS_PER_USER` (10) streams per user on each instance: one more is 429.
+         */
+        get: operations["ApiUserIdEventsStreamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{user_id}/reminders": {
         parameters: {
             query?: never;
@@ -671,6 +706,109 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdEventsStreamEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `id` of the last event received, when reconnecting: a revision. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events, as above, until the client leaves, the token expires or the instance stops. */
+            200: {
+                headers: {
+                    "X-Content-Type-Options"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user already holds EVENTS_MAX_STREAMS_PER_USER streams on this instance (close one), or sent more requests than the rate limit allows. Retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The instance is shutting down (reconnect: another answers), or the database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     /** @description Seconds to wait before sending the request again. */
