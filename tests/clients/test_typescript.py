@@ -76,6 +76,7 @@ def test_the_client_against_the_live_service(migrated: str, tmp_path: Path) -> N
                 "TASK_API_OTHER_USER": other,
                 "TASK_API_OTHER_TOKEN": token(other),
                 "TASK_API_EXPIRED_TOKEN": token(user, ttl_seconds=-120),
+                "TASK_API_EVENTS_TOKEN": token(f"{user}-events"),
             },
         )
     print(output)

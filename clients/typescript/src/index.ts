@@ -41,3 +41,5 @@ export function nextCursor(response: Response): string | undefined {
   }
   return undefined;
 }
+
+export { EventStreamError, subscribe, type SubscribeOptions, type TaskEvent } from "./events.js";
