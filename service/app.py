@@ -28,7 +28,7 @@ from service.db import migrations
 from service.db import pool as database
 from service.db.pool import BOUND_DATABASE, Database
 from service.events.controller import EventController
-from service.events.live import LiveEvents
+from service.events.live import EventsCollector, LiveEvents
 from service.health.controller import HealthController
 from service.http import rate_limit
 from service.http.auth import JWKSCache, TokenVerifier
@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if events is not None:
             app.state.events = events
             await events.start(app.state.db)
+            metrics.watch(EventsCollector(events))
         calm_the_garbage_collector()
         try:
             yield

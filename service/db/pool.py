@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,20 @@ from service.db.statements import Executor
 from service.db.urls import asyncpg_dsn, redacted
 
 log = logging.getLogger(__name__)
+
+
+# Errors that mean "the database is not there right now", not "this request is wrong":
+# the server went away or is restarting, a statement hit statement_timeout, or no pooled
+# connection was free in time. A request gets a 503 (service.http.problems); a background job
+# logs a warning and tries again.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    ConnectionError,
+    FileNotFoundError,  # over a Unix socket: a stopped server has removed its socket file
+    socket.gaierror,
+    asyncio.TimeoutError,
+)
 
 
 class Database:

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from service.db.pool import DATABASE_UNAVAILABLE
 from service.db.urls import asyncpg_dsn, redacted
 from service.events.hub import Hub
 from service.events.schemas import FiredRaw
@@ -99,10 +100,7 @@ class Listener:
         self.connected.set()
         if self.connections > 1:
             log.info("listening for events again at %s", self._where)
-            try:
-                await self._resync()
-            except Exception:  # the streams then catch up with the next change; the connection is fine
-                log.exception("could not tell the open streams to catch up")
+            await self._catch_up(lost)
         while not lost.is_set():
             try:
                 async with asyncio.timeout(PING_SECONDS):
@@ -113,6 +111,18 @@ class Listener:
                         await connection.execute("SELECT 1")
                 except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
                     return
+
+    async def _catch_up(self, lost: asyncio.Event) -> None:
+        """Have every open stream catch up, retrying while the database (through the pool) is away."""
+        delay = BACKOFF_FIRST
+        while not lost.is_set():
+            try:
+                await self._resync()
+                return
+            except DATABASE_UNAVAILABLE as exc:
+                log.warning("cannot tell the open streams to catch up yet (%r); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MOST)
 
     def _on_change(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         revision, _, user_id = payload.partition(":")

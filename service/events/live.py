@@ -8,9 +8,13 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from service.config import Settings
 from service.db.pool import Database
@@ -19,10 +23,32 @@ from service.events.hub import Hub
 from service.events.listener import Listener
 from service.events.scheduler import Scheduler
 from service.http.auth import TokenVerifier
+from service.observability.metrics import PREFIX
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class EventsCollector(Collector):
+    """The live events of this process as metrics, read at scrape time."""
+
+    def __init__(self, live: LiveEvents) -> None:
+        self.live = live
+
+    def collect(self) -> Iterator[Metric]:
+        listener = self.live.listener
+        yield GaugeMetricFamily(f"{PREFIX}_event_streams", "Event streams open on this process", self.live.hub.count())
+        yield GaugeMetricFamily(
+            f"{PREFIX}_events_listening",
+            "1 while this process's LISTEN connection is up, 0 while it reconnects",
+            int(listener is not None and listener.connected.is_set()),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_events_listen_connections",
+            "Times this process opened its LISTEN connection: 1, plus one per recovery",
+            listener.connections if listener is not None else 0,
+        )
 
 
 class LiveEvents:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from service.db.pool import Database
+from service.db.pool import DATABASE_UNAVAILABLE, Database
 from service.events import queries
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,13 @@ class Scheduler:
             try:
                 full = await self.fire_due()
                 soonest = None if full else await queries.next_reminder_at(self._db)
-            except Exception:  # the next pass retries; no request depends on this one
+            except DATABASE_UNAVAILABLE as exc:  # the next pass retries; no request depends on this one
+                log.warning(
+                    "the reminder scheduler cannot reach the database (%r); retrying in %gs", exc, FAILED_SECONDS
+                )
+                await self._sleep(time.time() + FAILED_SECONDS)
+                continue
+            except Exception:
                 log.exception("the reminder scheduler failed; retrying in %gs", FAILED_SECONDS)
                 await self._sleep(time.time() + FAILED_SECONDS)
                 continue

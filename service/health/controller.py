@@ -10,11 +10,11 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.exceptions import ServiceUnavailableException
 
-from service.db.pool import InjectedDatabase
+from service.db.pool import DATABASE_UNAVAILABLE, InjectedDatabase
 from service.health import queries
 from service.health.schemas import Health
 from service.http.docs import ANY_ROUTE_PROBLEMS, RETRY_AFTER, problem_response
-from service.http.problems import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
+from service.http.problems import RETRY_AFTER_SECONDS
 
 RETRY = {"Retry-After": RETRY_AFTER_SECONDS}
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -16,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
+from service.db.pool import DATABASE_UNAVAILABLE
 from service.http.field_errors import FieldError, FieldErrors, describe
 from service.observability import request_id
 from service.observability.metrics import Metrics
@@ -24,18 +23,6 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "5"
 ERROR_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-# Errors that mean "the database is not there right now", not "this request is wrong":
-# the server went away or is restarting, a statement hit statement_timeout, or no pooled
-# connection was free in time.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
-    ConnectionError,
-    FileNotFoundError,  # over a Unix socket: a stopped server has removed its socket file
-    socket.gaierror,
-    asyncio.TimeoutError,
-)
 
 
 class Problem(msgspec.Struct, omit_defaults=True):

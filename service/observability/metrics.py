@@ -3,7 +3,8 @@
 Each app makes a ``Metrics`` (nothing is registered at import, and nothing in prometheus_client's
 global REGISTRY): the request counter and histogram, by route template and status
 (``path="/api/{user_id}/tasks"``, never the path with its user id), the count of 503s for an
-unavailable database, and the pool's gauges, read at scrape time while the app runs.
+unavailable database, and gauges read at scrape time while the app runs: the pool's, and those
+a feature hands ``watch`` (service.events.live's).
 
 With several uvicorn workers each scrape sees one worker: set PROMETHEUS_MULTIPROC_DIR
 (prometheus_client's multiprocess mode) or run one worker per container.
@@ -66,7 +67,7 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
-        self._pool: PoolCollector | None = None
+        self._watched: list[Collector] = []  # gauges read at scrape time, released at the app's stop
         # prometheus_client's labels() validates, converts and locks on every call; a request
         # looks its two series up here instead, once per (method, route, status) ever seen.
         self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -81,14 +82,18 @@ class Metrics:
 
     def watch_pool(self, db: Database) -> None:
         """Report ``db``'s pool from now on (the app's start)."""
-        self._pool = PoolCollector(db)
-        self.registry.register(self._pool)
+        self.watch(PoolCollector(db))
+
+    def watch(self, collector: Collector) -> None:
+        """Report what ``collector`` reads at each scrape, from now on until ``release``."""
+        self.registry.register(collector)
+        self._watched.append(collector)
 
     def release(self) -> None:
-        """Stop reporting the pool (the app's stop), so the registry holds no closed pool."""
-        if self._pool is not None:
-            self.registry.unregister(self._pool)
-            self._pool = None
+        """Stop reporting what is watched (the app's stop), so the registry holds nothing closed."""
+        for collector in self._watched:
+            self.registry.unregister(collector)
+        self._watched.clear()
 
     def exposition(self) -> bytes:
         """The text format of every series; in multiprocess mode, every worker's, from their files."""

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from service.db.pool import DATABASE_UNAVAILABLE
 from service.db.statements import Executor, Val
 from service.idempotency import queries as idempotency
 from service.idempotency.keys import LIFETIME
@@ -80,7 +81,10 @@ async def run_every(seconds: float, db: Executor, retention: Retention) -> None:
         await asyncio.sleep(seconds * random.uniform(0.5, 1.5))  # noqa: S311 (timing, not secrecy)
         try:
             purged = await purge(db, retention)
-        except Exception:  # the next pass retries; a request never depends on this one
+        except DATABASE_UNAVAILABLE as exc:  # the next pass retries; a request never depends on this one
+            log.warning("the purge cannot reach the database (%r); retrying in about %gs", exc, seconds)
+            continue
+        except Exception:
             log.exception("the purge failed; retrying in about %gs", seconds)
             continue
         if purged.trashed_tasks or purged.tombstones or purged.idempotency_keys:

@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from service.db.pool import Database, PinnedDatabase, create_pool
+from service.db.pool import DATABASE_UNAVAILABLE, Database, PinnedDatabase, create_pool
 from service.db.statements import Executor, ValSQL
-from service.http.problems import DATABASE_UNAVAILABLE
 from service.tasks import queries
 from service.tasks.schemas import TaskCreate, TaskStats
 from tests.conftest import make_settings

@@ -112,6 +112,9 @@ async def test_the_listen_connection_killed_under_open_streams(base: str, admin:
         # listening again: the next write is announced as ever
         await write_until_it_works(http, base, "alice", "after")
         assert (await alice.next_of("changed", within=5)).event == "changed"
+        exposition = (await http.get(f"{base}/metrics")).text
+        assert "\ntask_api_events_listen_connections_total 2.0\n" in exposition
+        assert "\ntask_api_events_listening 1.0\n" in exposition
 
 
 async def test_postgres_restarted_under_open_streams(base: str, postgres: LocalPostgres) -> None:

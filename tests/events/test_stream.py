@@ -197,6 +197,9 @@ async def test_one_stream_past_the_cap_is_429_until_one_closes(strict: str, http
         assert "2 event streams" in refused.json()["detail"]
         async with open_events(http, strict, "bob", BOB) as bobs:  # a cap per user
             await ready(bobs)
+            exposition = (await http.get(f"{strict}/metrics")).text
+            assert "\ntask_api_event_streams 3.0\n" in exposition
+            assert "\ntask_api_events_listening 1.0\n" in exposition
     # Both closed by the client: the server notices, and frees their places.
     deadline = time.monotonic() + 5
     while True:

@@ -602,8 +602,9 @@ async def test_cors_preflight_needs_no_token(client: TestClient) -> None:
     assert "authorization" in response.headers["access-control-allow-headers"].lower()
 
 
-async def test_openapi_declares_bearer_auth_on_every_api_operation(client: TestClient) -> None:
-    response = await client.get("/docs/openapi.json")
+async def test_openapi_declares_bearer_auth_on_every_api_operation(migrated: str) -> None:
+    async with serve(migrated, events_enabled=True) as client:  # every route, as deployed
+        response = await client.get("/docs/openapi.json")
     assert response.status_code == 200
     document = response.json()
     schemes = document["components"]["securitySchemes"]
@@ -626,7 +627,7 @@ async def test_openapi_declares_bearer_auth_on_every_api_operation(client: TestC
             elif path.startswith("/health"):
                 health_operations += 1
                 assert not operation.get("security"), f"{method.upper()} {path} should need no token"
-    assert api_operations == 17  # tasks 10, tags 1, trash 4, changes 1, reminders 1
+    assert api_operations == 18  # tasks 10, tags 1, trash 4, changes 1, reminders 1, events 1
     assert health_operations == 2
 
 

@@ -264,7 +264,10 @@ async def as_deployed(migrated: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     stopped = time.time()
     monkeypatch.setattr(rate_limit, "time", SimpleNamespace(time=lambda: stopped))
     settings = make_settings(
-        migrated, rate_limit_per_minute=DEFAULTS.rate_limit_per_minute, rate_limit_burst=DEFAULTS.rate_limit_burst
+        migrated,
+        rate_limit_per_minute=DEFAULTS.rate_limit_per_minute,
+        rate_limit_burst=DEFAULTS.rate_limit_burst,
+        events_enabled=True,  # every route, as deployed
     )
     async with AsyncTestClient(app=create_app(settings)) as client:
         yield client
