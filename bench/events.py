@@ -1,6 +1,6 @@
 """Live events (issue 15, "Speed and memory"): what open streams cost, and how fast a change arrives.
 
-    make bench-events            # or: python -m bench.events; about 6 minutes
+    make bench-events            # or: python -m bench.events; about 5 minutes
 
 One embedded PostgreSQL, seeded with USERS users of TASKS tasks each, and real service processes
 (``python -m service serve``, WORKERS=1, PostgreSQL with synchronous_commit=off as in bench.run).
@@ -46,6 +46,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import statistics
 import sys
 import time
@@ -566,6 +567,12 @@ def notify(setup: Setup, report: Report) -> None:
                 ratio <= NOTIFY_TARGET and errors == 0,
             )
         )
+        by_round = [
+            (on["server_cpu_s"] + on["db_cpu_s"])
+            / on["requests"]
+            / ((off["server_cpu_s"] + off["db_cpu_s"]) / off["requests"])
+            for on, off in zip(arms[(connections, True)], arms[(connections, False)], strict=True)
+        ]
         lines += [
             f"| CPU µs per toggle, wrk -c{connections} | NOTIFY on | NOTIFY off | on / off |",
             "|---|---:|---:|---:|",
@@ -573,6 +580,8 @@ def notify(setup: Setup, report: Report) -> None:
             f"| toggles/s | {rps[True]:.0f} | {rps[False]:.0f} | {rps[True] / rps[False]:.3f} |",
             f"| p50 ms | {p50[True]:.2f} | {p50[False]:.2f} | {p50[True] / p50[False]:.3f} |",
             f"| errors | {errors} | | |",
+            "",
+            f"Total CPU on / off, round by round: {', '.join(f'{r:.2f}' for r in by_round)}.",
             "",
         ]
     report.add(
@@ -635,6 +644,7 @@ def idle(setup: Setup, report: Report) -> None:
     spread = {e: max(s["rps"] for s in arms[e]) / min(s["rps"] for s in arms[e]) for e in arms}
     slower, slower_p50 = rps[False] / rps[True], p50[True] / p50[False]
     errors = sum(int(s["errors"] + s["status_errors"]) for runs in arms.values() for s in runs)
+    by_round = [w["p50_us"] / wo["p50_us"] for w, wo in zip(arms[True], arms[False], strict=True)]
     report.checks.append(
         Check(
             f"{IDLE_STREAMS} idle streams: p50 with / without",
@@ -663,6 +673,8 @@ def idle(setup: Setup, report: Report) -> None:
             f"| service CPU µs/request | {cpu[False]:.0f} | {cpu[True]:.0f} | {cpu[True] / cpu[False]:.3f} |",
             f"| spread of requests/s over rounds (max / min) | {spread[False]:.3f} | {spread[True]:.3f} | |",
             "",
+            f"p50 with / without, round by round: {', '.join(f'{r:.2f}' for r in by_round)}.",
+            "",
             f"Medians of {ROUNDS} rounds of {DURATION} s each, alternating, wrk -t{wrk.THREADS} -c{CONNECTIONS}; "
             f"errors: {errors}. Each round with streams opens {n} over {min(n, STREAM_USERS)} users, starts "
             f"its load {KEEPALIVE_SECONDS - DURATION / 2:.1f} s after it began opening them (so their first "
@@ -685,6 +697,9 @@ def main() -> int:
     unknown = [p for p in ONLY if p not in PARTS]
     if unknown:
         raise SystemExit(f"bench: BENCH_EVENTS_ONLY: no part named {unknown[0]!r} (known: {', '.join(PARTS)})")
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (Debian/Ubuntu: sudo apt-get install wrk)", file=sys.stderr)
+        return 2
     limits = raise_open_files(max(STREAMS, IDLE_STREAMS) + 1024)
     OUT.mkdir(exist_ok=True)
     report = Report()
