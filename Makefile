@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth test-client fuzz audit lint typecheck migrate rollback token image test-container clean loadtest bench client
+.PHONY: lock run test test-pgbouncer test-redis test-tls test-betterauth test-client fuzz audit lint typecheck migrate rollback token image test-container clean loadtest bench bench-events client
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -100,6 +100,12 @@ bench: $(BENCH_STAMP) ## wrk against the service and its reference points under 
 	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(PY) -m bench.run
+
+# BENCH_EVENTS_STREAMS, BENCH_EVENTS_ROUNDS, BENCH_EVENTS_ONLY...: see bench/events.py and docs/benchmarks.md.
+bench-events: $(BENCH_STAMP) ## live events: memory per stream, write-to-event latency across instances, NOTIFY's CPU
+	@command -v wrk >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) -m bench.events
 
 lock: ## re-pin every dependency after changing pyproject.toml: requirements.lock (the image), requirements-dev.lock (make)
 	$(PY) -m pip install --quiet pip-tools
