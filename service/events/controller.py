@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -116,12 +113,10 @@ class EventController(Controller):
         except BaseException:
             live.hub.close(stream)
             raise
-        stream.start(revision)
+        stream.start(revision, valid_until=valid_until)
         if resumed is not None and resumed != revision:
             stream.changed(revision, always=True)
-        events = _events(live.hub, stream, revision, keepalive=live.keepalive_seconds, valid_until=valid_until)
-        weakref.finalize(events, live.hub.close, stream)  # also when the stream never starts
-        return ServerSentEvent(events, headers={"Cache-Control": "no-store"})
+        return ServerSentEvent(_events(live.hub, stream, revision), headers={"Cache-Control": "no-store"})
 
 
 def _revision(last_event_id: str | None) -> int | None:
@@ -137,28 +132,17 @@ def _changed(revision: int) -> ServerSentEventMessage:
     return ServerSentEventMessage(event="changed", id=revision, data=_encode(Revision(revision)), sep=EOL)
 
 
-async def _events(
-    hub: Hub, stream: Stream, revision: int, *, keepalive: float, valid_until: float
-) -> AsyncIterator[ServerSentEventMessage]:
+async def _events(hub: Hub, stream: Stream, revision: int) -> AsyncIterator[ServerSentEventMessage]:
     try:
         yield ServerSentEventMessage(
             event="ready", id=revision, data=_encode(Revision(revision)), retry=RETRY_MS, sep=EOL
         )
         while True:
-            if not stream.wake.is_set():
-                left = valid_until - time.time()
-                if left <= 0:
-                    return  # the token expired: the client reconnects with a fresh one
-                try:
-                    async with asyncio.timeout(min(keepalive, left)):
-                        await stream.wake.wait()
-                except TimeoutError:
-                    if time.time() < valid_until:
-                        yield KEEPALIVE
-                    continue
-            stream.wake.clear()
+            await stream.wait()
             if stream.ended:
-                return
+                return  # the token expired (the client reconnects with a fresh one), or the process stops
+            if stream.take_keepalive():
+                yield KEEPALIVE
             announced = stream.take_revision()
             if announced is not None:
                 yield _changed(announced)

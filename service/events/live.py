@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -85,6 +86,7 @@ class LiveEvents:
         self._tasks = [
             asyncio.create_task(listener.run(), name="events-listener"),
             asyncio.create_task(scheduler.run(), name="reminder-scheduler"),
+            asyncio.create_task(self._tick(), name="events-keepalive"),
         ]
         self._end_streams_on_stop_signals()
 
@@ -96,6 +98,13 @@ class LiveEvents:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _tick(self) -> None:
+        """Every EVENTS_KEEPALIVE_SECONDS, a keep-alive for every stream, or its end if its token expired:
+        one timer for the process rather than one per stream."""
+        while True:
+            await asyncio.sleep(self.keepalive_seconds)
+            self.hub.tick(time.time())
 
     async def resync(self) -> None:
         """Send every open stream a ``changed`` with its user's revision (after notifications were missed)."""
