@@ -197,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "Idempotency-Key",
                 "If-Match",
                 "If-None-Match",
+                "Last-Event-ID",
                 "X-Request-ID",
             ],
             expose_headers=[

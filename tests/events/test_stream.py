@@ -144,6 +144,22 @@ async def test_a_last_event_id_that_is_no_revision_is_refused(
     assert "Last-Event-ID" in response.json()["detail"]
 
 
+async def test_a_browser_on_the_web_apps_origin_may_resume_a_stream(
+    instances: list[str], http: httpx.AsyncClient
+) -> None:
+    preflight = await http.options(
+        f"{instances[0]}/api/alice/events",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization,last-event-id",
+        },
+    )
+    assert preflight.status_code in (200, 204)
+    allowed = {name.strip().lower() for name in preflight.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "last-event-id"} <= allowed
+
+
 async def test_a_stream_needs_the_users_own_token(instances: list[str], http: httpx.AsyncClient) -> None:
     url = f"{instances[0]}/api/alice/events"
     assert (await http.get(url)).status_code == 401
