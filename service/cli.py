@@ -49,8 +49,18 @@ def _with_dev_secret(settings: Settings) -> Settings:
 
 
 async def _check_database(settings: Settings) -> None:
+    """Connect once to each database the service uses, or fail naming the variable to fix."""
     pool = await database.create_pool(settings)
     await pool.close()
+    if settings.events_enabled and settings.events_database_url:
+        listening = msgspec.structs.replace(
+            settings, database_url=settings.events_database_url, db_pool_min_size=1, db_pool_max_size=1
+        )
+        try:
+            pool = await database.create_pool(listening)
+        except RuntimeError as exc:
+            raise RuntimeError(f"EVENTS_DATABASE_URL: {exc}") from exc
+        await pool.close()
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -136,6 +136,21 @@ def test_serve_with_an_unreachable_database_fails_with_a_clear_message(
     assert "cannot connect to PostgreSQL at postgresql://app:***@127.0.0.1" in result.stderr
 
 
+def test_serve_with_an_unreachable_events_database_names_it(
+    base_env: dict[str, str], tmp_path: Path, migrated: str
+) -> None:
+    env = {
+        **base_env,
+        "DATABASE_URL": migrated,
+        "EVENTS_DATABASE_URL": f"postgresql://app:pw@127.0.0.1:{free_port()}/tasks",
+        "BETTER_AUTH_SECRET": SECRET,
+        "DB_CONNECT_RETRY_SECONDS": "0.5",
+    }
+    result = task_api("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "EVENTS_DATABASE_URL: cannot connect to PostgreSQL at postgresql://app:***@127.0.0.1" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of"), ("PORT", "eighty", "PORT"), ("WORKERS", "0", "WORKERS")],
