@@ -14,7 +14,10 @@ from service.sync.purge import Purged, Retention, purge
 from tests.conftest import ALICE, BOB, TestClient, create, problem_of
 
 CHANGES = "/api/alice/changes"
-NO_LISTS = {"lists": [], "deleted_lists": []}  # these tests change tasks only: tests/lists has the lists' own
+NO_LISTS: dict[str, list[str]] = {
+    "lists": [],
+    "deleted_lists": [],
+}  # these tests change tasks only: tests/lists has the lists' own
 TASKS = "/api/alice/tasks"
 TRASH = "/api/alice/trash"
 
