@@ -121,11 +121,12 @@ CREATE UNIQUE INDEX tasks_user_place_position_idx ON tasks (
 -- A task's subtasks: their counts, the parent_id filter, and the parent_id foreign key's checks.
 CREATE INDEX tasks_user_parent_idx ON tasks (user_id, parent_id) INCLUDE (completed) WHERE parent_id IS NOT NULL;
 
+-- A trashed task keeps its place; one put there by hand without a position gets the first key,
+-- and a restore finds it another if that is taken.
 ALTER TABLE trashed_tasks
     ADD COLUMN list_id   uuid,
     ADD COLUMN parent_id uuid,
     ADD COLUMN position  text COLLATE "C" NOT NULL DEFAULT 'a0';
-ALTER TABLE trashed_tasks ALTER COLUMN position DROP DEFAULT;
 -- The subtasks trashed with a task, which come back with it.
 CREATE INDEX trashed_tasks_user_parent_idx ON trashed_tasks (user_id, parent_id) WHERE parent_id IS NOT NULL;
 
