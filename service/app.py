@@ -34,6 +34,7 @@ from service.http.problems import exception_handlers, problem_details
 from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
 from service.idempotency import openapi as idempotency_openapi
+from service.lists import openapi as lists_openapi
 from service.lists.controller import ListController
 from service.observability.metrics import Metrics, metrics_route
 from service.reminders.controller import ReminderController
@@ -226,6 +227,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     # Generated once here, then served as amended.
-    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced, idempotency_openapi.say_what_is_enforced)
+    say_what_is_enforced(
+        app,
+        tasks_openapi.say_what_is_enforced,
+        lists_openapi.say_what_is_enforced,
+        idempotency_openapi.say_what_is_enforced,
+    )
     app.put_behind(asgi.outer_layers(settings, metrics))
     return app

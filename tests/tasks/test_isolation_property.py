@@ -60,7 +60,7 @@ class Isolation(RuleBasedStateMachine):
     client: TestClient[Any]
     database_url: str
     tasks = Bundle("tasks")  # (owner, id)
-    lists = Bundle("lists")  # (owner, id)
+    made_lists = Bundle("lists")  # (owner, id)
     trashed = Bundle("trashed")  # (owner, id) of the tasks moved to the trash: restore and purge pick there
 
     def __init__(self) -> None:
@@ -104,7 +104,7 @@ class Isolation(RuleBasedStateMachine):
         self.list_of[task["id"]] = None
         return user, task["id"]
 
-    @rule(target=lists, user=users, n=st.integers(min_value=0, max_value=10**6))
+    @rule(target=made_lists, user=users, n=st.integers(min_value=0, max_value=10**6))
     def create_list(self, user: str, n: int) -> MultipleResults[tuple[str, str]]:
         response = self.call("POST", f"/api/{user}/lists", user, json={"name": f"list {n}"})
         if f"list {n}" in self.lists[user].values():
@@ -115,7 +115,7 @@ class Isolation(RuleBasedStateMachine):
         self.lists[user][made["id"]] = made["name"]
         return multiple((user, made["id"]))
 
-    @rule(target=tasks, into=lists, user=users, title=titles)
+    @rule(target=tasks, into=made_lists, user=users, title=titles)
     def create_in_list(self, into: tuple[str, str], user: str, title: str) -> MultipleResults[tuple[str, str]]:
         owner, list_id = into
         response = self.call("POST", f"/api/{user}/tasks", user, json={"title": title, "list_id": list_id})
@@ -129,7 +129,7 @@ class Isolation(RuleBasedStateMachine):
         self.list_of[task["id"]] = list_id
         return multiple((user, task["id"]))
 
-    @rule(into=lists, user=users, name=st.sampled_from(["a", "b", "c"]))
+    @rule(into=made_lists, user=users, name=st.sampled_from(["a", "b", "c"]))
     def rename_list(self, into: tuple[str, str], user: str, name: str) -> None:
         owner, list_id = into
         response = self.call("PATCH", f"/api/{user}/lists/{list_id}", user, json={"name": name})
@@ -141,7 +141,7 @@ class Isolation(RuleBasedStateMachine):
             assert response.status_code == 200, response.text
             self.lists[owner][list_id] = name
 
-    @rule(target=trashed, into=lists, user=users)
+    @rule(target=trashed, into=made_lists, user=users)
     def delete_list(self, into: tuple[str, str], user: str) -> MultipleResults[tuple[str, str]]:
         owner, list_id = into
         response = self.call("DELETE", f"/api/{user}/lists/{list_id}", user)
@@ -155,7 +155,7 @@ class Isolation(RuleBasedStateMachine):
             self.trash[owner][task_id] = self.model[owner].pop(task_id)
         return multiple(*((owner, task_id) for task_id in gone))
 
-    @rule(task=tasks, user=users, into=st.none() | lists)
+    @rule(task=tasks, user=users, into=st.none() | made_lists)
     def move(self, task: tuple[str, str], user: str, into: tuple[str, str] | None) -> None:
         owner, task_id = task
         body: dict[str, Any] = {"after": None}
