@@ -73,6 +73,9 @@ def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -
     unique_idempotency_key(case)
     if case.method.upper() == "GET" and case.path == REMINDERS_PATH and _meant_valid(case, "to"):
         _a_window_of_at_most_31_days(case.query or {})
+    for name in PLACE_FILTERS:  # an example (no generation data) is meant valid too
+        if isinstance((case.query or {}).get(name), str) and (case.meta is None or _meant_valid(case, name)):
+            case.query[name] = "null"
     if case.method.upper() == "GET" and case.path == CHANGES_PATH and _meant_valid(case, "since"):
         since = str((case.query or {}).get("since", ""))
         if since.isdigit():  # as generated, an int or its digits
@@ -121,9 +124,6 @@ def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     if isinstance(case.body, dict) and case.method.upper() in {"POST", "PUT", "PATCH"} and _meant_valid_body(case):
         _a_series_that_occurs(case.body, partial=case.method.upper() == "PATCH")
         _places_that_exist(case.body)
-    for name in PLACE_FILTERS:
-        if isinstance((case.query or {}).get(name), str) and _meant_valid(case, name):
-            case.query[name] = "null"
     if case.method.upper() != "GET" or case.path not in (LIST_PATH, TRASH_PATH) or "cursor" not in (case.query or {}):
         return case
     made_for = str(case.query.get("sort", DEFAULT_SORT)) if case.path == LIST_PATH else "trash"
