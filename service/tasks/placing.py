@@ -36,12 +36,14 @@ Placed = TypeVar("Placed")
 
 async def placing(db: Database, user_id: str, attempt: Callable[[Executor], Awaitable[Placed]]) -> Placed:
     """``attempt`` run once as it is, and again, alone, if another write took its position."""
-    if not isinstance(db, PinnedDatabase):  # in a caller's transaction a failed statement would end it
-        try:
-            return await _naming_what_went(attempt(db))
-        except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name != PLACE_INDEX:
-                raise
+    if isinstance(db, PinnedDatabase):  # in a caller's transaction, where a failed statement would end it
+        await queries.lock_counter(db, user_id=user_id)  # held until that commits: nothing can tie
+        return await _naming_what_went(attempt(db))
+    try:
+        return await _naming_what_went(attempt(db))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != PLACE_INDEX:
+            raise
     async with db.transaction() as transaction:
         await queries.lock_counter(transaction, user_id=user_id)
         return await _naming_what_went(attempt(transaction))
