@@ -35,6 +35,12 @@ RECURRING = "complete recurring"
 RECURRING_TARGET = 2.0
 REMINDERS, REMINDERS_LIST = "reminders day", "list 10k tasks"
 REMINDERS_TARGET = 2.0
+# The issue of lists and the user's own order: a move against a toggle, CPU of the app and
+# PostgreSQL per request; and a list's tasks in position order against the default list.
+MOVE = "move"
+MOVE_TARGET = 1.5
+BY_POSITION, DEFAULT_LIST = "list by position", "list 20"
+BY_POSITION_TARGET = 1.0
 
 
 def keyed(scenario: str) -> str:
@@ -206,6 +212,25 @@ def checks(
             f"≤ {REMINDERS_TARGET:.0f}",
             partial(quotient, a=(SERVICE, REMINDERS_LIST, low), b=(SERVICE, REMINDERS, low), field="rps"),
             lambda v: v <= REMINDERS_TARGET,
+        ),
+    ]
+    found += [
+        check(
+            f"{MOVE} / toggle: service, CPU per request (app + PostgreSQL)",
+            f"≤ {MOVE_TARGET:.1f}",
+            partial(quotient, a=(SERVICE, MOVE, low), b=(SERVICE, "toggle", low), field="total_cpu_us_per_request"),
+            lambda v: v <= MOVE_TARGET,
+        ),
+        check(
+            f"{BY_POSITION} / {DEFAULT_LIST}: service, CPU per request (app + PostgreSQL)",
+            f"≤ {BY_POSITION_TARGET:.2f}",
+            partial(
+                quotient,
+                a=(SERVICE, BY_POSITION, low),
+                b=(SERVICE, DEFAULT_LIST, low),
+                field="total_cpu_us_per_request",
+            ),
+            lambda v: v <= BY_POSITION_TARGET,
         ),
     ]
     for scenario in KEYED_WRITES:

@@ -351,6 +351,21 @@ def scenarios(
     reminders = [Request("GET", f"/api/{u}/reminders?{window}", tokens[u]) for u in REMINDED]
     crowded = [Request("GET", f"/api/{u}/tasks", tokens[u]) for u in REMINDED]
 
+    # A move of the user's last task, by turns right after their first and their second: every one a
+    # real move, between two neighbours, as a drag in a list is. And the user's tasks in their own
+    # order: the inbox (every bench task is there), by position, one range of the place index.
+    moves = [
+        Request(
+            "POST",
+            f"/api/{u}/tasks/{ids[u][-1]}/move",
+            {**tokens[u], **json_headers},
+            f'{{"after": "{ids[u][n % 2]}"}}',
+        )
+        for n in range(2)
+        for u in LISTED
+    ]
+    by_position = [Request("GET", f"/api/{u}/tasks?list_id=null&sort=position", tokens[u]) for u in LISTED]
+
     def keyed(requests: list[Request]) -> list[Request]:
         return [Request(r.method, r.path, r.headers, r.body, r.weight, keyed=True) for r in requests]
 
@@ -377,6 +392,8 @@ def scenarios(
         Scenario(report.RECURRING, make=recurring, clear=RECURRING, db=db),
         Scenario(report.REMINDERS, reminders),
         Scenario(report.REMINDERS_LIST, crowded),
+        Scenario(report.MOVE, moves),
+        Scenario(report.BY_POSITION, by_position),
         # The same writes, each with an Idempotency-Key never sent before.
         Scenario(report.keyed("toggle"), keyed(toggles)),
         Scenario(report.keyed("create"), keyed(creates), clear=CREATORS, db=db),
@@ -409,6 +426,8 @@ PLAN: dict[str, list[tuple[str, int]]] = {
                 report.RECURRING,
                 report.REMINDERS,
                 report.REMINDERS_LIST,
+                report.MOVE,
+                report.BY_POSITION,
                 *map(report.keyed, report.KEYED_WRITES),
             )
         ),

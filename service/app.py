@@ -37,6 +37,8 @@ from service.http.problems import exception_handlers, problem_details
 from service.http.strict_input import StrictInput
 from service.http.swagger import SelfHostedSwagger, docs_router
 from service.idempotency import openapi as idempotency_openapi
+from service.lists import openapi as lists_openapi
+from service.lists.controller import ListController
 from service.observability.metrics import Metrics, metrics_route
 from service.reminders.controller import ReminderController
 from service.sync import purge
@@ -173,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = asgi.LayeredLitestar(
         route_handlers=[
             TaskController,
+            ListController,
             TagController,
             TrashController,
             ReminderController,
@@ -182,7 +185,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *optional_routes,
         ],
         lifespan=[lifespan],
-        state=State({"metrics": metrics}),  # for the handlers that count into it
+        # metrics for the handlers that count into it; the lists' quota for their create
+        state=State({"metrics": metrics, "max_lists_per_user": settings.max_lists_per_user}),
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         middleware=asgi.route_middleware(verifier, limiter),
         plugins=[problem_details, StrictInput()],
@@ -239,6 +243,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     # Generated once here, then served as amended.
-    say_what_is_enforced(app, tasks_openapi.say_what_is_enforced, idempotency_openapi.say_what_is_enforced)
+    say_what_is_enforced(
+        app,
+        tasks_openapi.say_what_is_enforced,
+        lists_openapi.say_what_is_enforced,
+        idempotency_openapi.say_what_is_enforced,
+    )
     app.put_behind(asgi.outer_layers(settings, metrics))
     return app

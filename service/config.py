@@ -67,6 +67,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True, rename="upper"):
     max_body_bytes: PositiveInt = 65536
     body_timeout_seconds: PositiveFloat = 10.0
     max_tasks_per_user: PositiveInt = 10_000
+    max_lists_per_user: PositiveInt = 200
     trash_retention_days: PositiveInt = 30  # a deleted task stays restorable this long
     sync_retention_days: PositiveInt = 30  # the change feed remembers deletions this long; older since: 410
     purge_interval_seconds: Annotated[float, Meta(ge=0)] = 300.0  # how often each process purges; 0: never

@@ -10,8 +10,14 @@
 -- request chose (filters, then the keyset position, the order and the limit); values stay
 -- parameters. tests/tasks/list_statements.sql shows the statement of each shape.
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 
 -- The fragments: each is ANDed to list_tasks (or ends it), its $n renumbered after those before it.
@@ -42,6 +48,14 @@ AND series_id = $1
 
 -- name: filter_search :fragment
 AND search @@ to_tsquery('simple', $1)
+
+-- name: filter_list :fragment
+-- One list's tasks; the nil uuid is the inbox (no list), as in tasks_user_place_position_idx.
+AND coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) = $1
+
+-- name: filter_parent :fragment
+-- One task's subtasks; the nil uuid: the tasks that are no subtask.
+AND coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = $1
 
 -- Sort orders: the keyset position after the last row seen (the page starts past it in the
 -- chosen direction; {op} is < or >) and the order ({dir} is ASC or DESC), both on the
@@ -79,6 +93,18 @@ AND (lower(title), id) {op} (lower($1::text), $2::uuid)
 -- name: order_title :fragment
 ORDER BY lower(title) {dir}, id {dir}
 
+-- name: position_position :fragment
+-- The user's own order: by list (the inbox first), then the top-level tasks before each parent's
+-- subtasks, then by position, which is unique there: the columns of tasks_user_place_position_idx.
+AND (coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid),
+     coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), position)
+    {op} (coalesce($1::uuid, '00000000-0000-0000-0000-000000000000'::uuid),
+          coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid), $3::text)
+
+-- name: order_position :fragment
+ORDER BY coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) {dir},
+         coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) {dir}, position {dir}
+
 -- name: page_limit :fragment
 LIMIT $1
 
@@ -88,7 +114,8 @@ LIMIT $1
 -- trigger then advances the counter to the highest revision the statement stamped.
 
 -- name: create_task :one
--- A new open task for the user, unless they already have $7 tasks (then nothing). The upsert
+-- A new open task for the user in list $11 under parent $12 at position $13 (create_plan says
+-- where), unless they already have $7 tasks (then nothing). The upsert
 -- makes the user's counter row on their first write and locks it on every other. The database
 -- picks the id and the timestamps: one clock reading for both, where each column's default would
 -- read the clock once each and could differ by a microsecond. A recurring task ($8) starts a
@@ -99,20 +126,27 @@ WITH counter AS (
     RETURNING tasks, revision
 )
 INSERT INTO tasks (user_id, title, description, priority, tags, due_at, recurrence, time_zone, reminders, series_id,
-                   anchor_at, created_at, updated_at, revision)
+                   anchor_at, list_id, parent_id, position, created_at, updated_at, revision)
 SELECT $1, $2, $3, $4, $5, $6, $8, $9, $10,
        CASE WHEN $8::text IS NOT NULL THEN gen_random_uuid() END, CASE WHEN $8::text IS NOT NULL THEN $6::timestamptz END,
-       moment.now, moment.now, counter.revision + 1
+       $11, $12, $13, moment.now, moment.now, counter.revision + 1
 FROM counter, (SELECT clock_timestamp() AS now) AS moment
 WHERE counter.tasks < $7
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-          revision, recurrence, time_zone, reminders, series_id;
+          revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+          0::bigint AS subtasks, 0::bigint AS subtasks_open;
 
 -- name: get_task :one
 -- One task, only if it belongs to the user.
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1 AND id = $2;
 
 -- name: task_version :one
@@ -157,7 +191,10 @@ SET title = $3, description = $4, priority = $5, tags = $6, due_at = $7, complet
 WHERE user_id = $1 AND id = $2 AND ($8::timestamptz[] IS NULL OR updated_at = any($8))
   AND ($13::boolean OR $10::text IS NULL OR completed OR NOT coalesce($9, completed))
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-          revision, recurrence, time_zone, reminders, series_id;
+          revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id) AS subtasks,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id AND NOT sub.completed)
+              AS subtasks_open;
 
 -- name: update_task :one
 -- Change only the given fields: a null keeps title, completed, priority, tags, time_zone,
@@ -189,7 +226,10 @@ WHERE user_id = $1 AND id = $2 AND ($9::timestamptz[] IS NULL OR updated_at = an
   AND ($16::boolean OR (CASE WHEN $12::boolean THEN $13 ELSE recurrence END) IS NULL OR completed
        OR NOT coalesce($6, completed))
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-          revision, recurrence, time_zone, reminders, series_id;
+          revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id) AS subtasks,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id AND NOT sub.completed)
+              AS subtasks_open;
 
 -- name: toggle_task :one
 -- Flip completed in one statement, so concurrent toggles never lose a flip.
@@ -199,7 +239,10 @@ SET completed = NOT completed,
 WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
   AND ($4::boolean OR recurrence IS NULL OR completed)
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-          revision, recurrence, time_zone, reminders, series_id;
+          revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id) AS subtasks,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id AND NOT sub.completed)
+              AS subtasks_open;
 
 -- name: set_task_completed :one
 -- Set completed to a given value; repeating it changes nothing.
@@ -209,11 +252,14 @@ SET completed = $3,
 WHERE user_id = $1 AND id = $2 AND ($4::timestamptz[] IS NULL OR updated_at = any($4))
   AND ($5::boolean OR recurrence IS NULL OR completed OR NOT $3)
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-          revision, recurrence, time_zone, reminders, series_id;
+          revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id) AS subtasks,
+          (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id AND NOT sub.completed)
+              AS subtasks_open;
 
 -- name: create_next_occurrence :one
 -- The next open occurrence of the user's completed occurrence $2, due at $3: the same content,
--- rule, zone, reminders and series. Nothing when that occurrence already has its next (the unique
+-- rule, zone, reminders and series, in the same list under the same parent at position $5. Nothing when that occurrence already has its next (the unique
 -- tasks_user_follows_idx: whatever two clients do at once, and however often it is re-opened and
 -- completed again), when its series goes on past it already (an open occurrence due later: its
 -- next was trashed after that one was made), or when the user has $4 tasks.
@@ -221,9 +267,9 @@ WITH counter AS (
     SELECT tasks, revision FROM task_counts WHERE user_id = $1 FOR UPDATE
 )
 INSERT INTO tasks (user_id, title, description, priority, tags, due_at, recurrence, time_zone, reminders, series_id,
-                   anchor_at, follows, created_at, updated_at, revision)
+                   anchor_at, follows, list_id, parent_id, position, created_at, updated_at, revision)
 SELECT user_id, title, description, priority, tags, $3, recurrence, time_zone, reminders, series_id,
-       anchor_at, id, moment.now, moment.now, counter.revision + 1
+       anchor_at, id, list_id, parent_id, $5, moment.now, moment.now, counter.revision + 1
 FROM tasks AS done, counter, (SELECT clock_timestamp() AS now) AS moment
 WHERE user_id = $1 AND id = $2 AND completed AND recurrence IS NOT NULL AND counter.tasks < $4
   AND NOT EXISTS (
@@ -232,7 +278,8 @@ WHERE user_id = $1 AND id = $2 AND completed AND recurrence IS NOT NULL AND coun
   )
 ON CONFLICT (user_id, follows) DO NOTHING
 RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-          revision, recurrence, time_zone, reminders, series_id;
+          revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+          0::bigint AS subtasks, 0::bigint AS subtasks_open;
 
 -- Deleting moves tasks to the trash (sql/trash.sql), each stamped with a revision of its own so
 -- the change feed reports it. The counter is locked first: EXISTS (SELECT FROM counter) is a
@@ -248,25 +295,36 @@ SELECT EXISTS (SELECT FROM tasks WHERE user_id = $1 AND follows = $2)
     );
 
 -- name: trash_task :val
--- Move one of the user's tasks to the trash; returns its id, or nothing when there was none.
+-- Move one of the user's tasks, and its subtasks with it, to the trash, all at one moment (what
+-- restore_task brings back together); returns its id, or nothing when there was none.
 WITH counter AS (
     SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
-), gone AS (
-    DELETE FROM tasks
+), moment AS (
+    SELECT clock_timestamp() AS now
+), top AS (
+    SELECT id FROM tasks
     WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = any($3))
       AND EXISTS (SELECT FROM counter)
+), gone AS (
+    DELETE FROM tasks
+    WHERE user_id = $1 AND (id IN (SELECT id FROM top) OR parent_id IN (SELECT id FROM top))
     RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-              recurrence, time_zone, reminders, series_id, anchor_at, follows
+              recurrence, time_zone, reminders, series_id, anchor_at, follows, list_id, parent_id, position
+), trashed AS (
+    INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at,
+                               created_at, updated_at, recurrence, time_zone, reminders, series_id, anchor_at, follows,
+                               list_id, parent_id, position, revision, deleted_at)
+    SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+           recurrence, time_zone, reminders, series_id, anchor_at, follows, list_id, parent_id, position,
+           (SELECT revision FROM counter) + row_number() OVER (ORDER BY id <> $2, id), moment.now
+    FROM gone, moment
+    RETURNING id
 )
-INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at,
-                           updated_at, recurrence, time_zone, reminders, series_id, anchor_at, follows, revision, deleted_at)
-SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       recurrence, time_zone, reminders, series_id, anchor_at, follows, (SELECT revision + 1 FROM counter), clock_timestamp()
-FROM gone
-RETURNING id;
+SELECT id FROM trashed WHERE id = $2;
 
 -- name: trash_completed_tasks :val
--- Move the user's completed tasks to the trash in one statement, all deleted at one moment;
+-- Move the user's completed tasks, and the subtasks of those, to the trash in one statement, all
+-- deleted at one moment;
 -- returns how many went. The moment is a CTE, read once: a subquery in FROM would read the clock
 -- again for every row it is joined with.
 WITH counter AS (
@@ -275,15 +333,16 @@ WITH counter AS (
     SELECT clock_timestamp() AS now
 ), gone AS (
     DELETE FROM tasks
-    WHERE user_id = $1 AND completed AND EXISTS (SELECT FROM counter)
+    WHERE user_id = $1 AND EXISTS (SELECT FROM counter)
+      AND (completed OR parent_id IN (SELECT parent.id FROM tasks AS parent WHERE parent.user_id = $1 AND parent.completed))
     RETURNING id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-              recurrence, time_zone, reminders, series_id, anchor_at, follows
+              recurrence, time_zone, reminders, series_id, anchor_at, follows, list_id, parent_id, position
 ), trashed AS (
     INSERT INTO trashed_tasks (id, user_id, title, description, completed, priority, tags, due_at, completed_at,
                                created_at, updated_at, recurrence, time_zone, reminders, series_id, anchor_at, follows,
-                               revision, deleted_at)
+                               list_id, parent_id, position, revision, deleted_at)
     SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-           recurrence, time_zone, reminders, series_id, anchor_at, follows,
+           recurrence, time_zone, reminders, series_id, anchor_at, follows, list_id, parent_id, position,
            (SELECT revision FROM counter) + row_number() OVER (ORDER BY updated_at, id), moment.now
     FROM gone, moment
     RETURNING 1
@@ -292,11 +351,12 @@ SELECT count(*) FROM trashed;
 
 -- name: task_stats :one
 -- The user's totals, per priority and per tag, from one pass over their tasks. "Due today" counts
--- open tasks due on today's date in the IANA time zone $2.
+-- open tasks due on today's date in the IANA time zone $2. With $3, only the tasks of that list
+-- (the nil uuid: the inbox).
 WITH mine AS (
     SELECT completed, priority, tags, due_at
     FROM tasks
-    WHERE user_id = $1
+    WHERE user_id = $1 AND ($3::uuid IS NULL OR coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) = $3)
 ), per_tag AS (
     SELECT tag, count(*) AS tasks
     FROM mine, unnest(tags) AS tag
@@ -320,3 +380,152 @@ SELECT count(*) AS total,
        (SELECT coalesce(array_agg(tasks ORDER BY tag), '{}') FROM per_tag) AS tag_counts,
        (SELECT starts FROM today) AS today_starts  -- always computed, so an unknown zone is an error
 FROM mine;
+
+-- Placing a task: where it goes (its list, its parent, its position among its siblings) is checked
+-- and its position key computed in Python (service/tasks/placing.py) from what these read; the
+-- write then changes one row. Two writes that computed the same key for one place meet
+-- tasks_user_place_position_idx, and the service tries again.
+
+-- name: create_plan :one
+-- Where a new task goes: the list asked for ($2 true: $3, null the inbox) or else its parent's
+-- ($4); whether that list and the parent are the user's, the parent's own list and parent, and the
+-- last position there.
+WITH parent AS (
+    SELECT id, list_id, parent_id FROM tasks WHERE user_id = $1 AND id = $4
+), target AS (
+    SELECT CASE WHEN $2::boolean THEN $3::uuid ELSE (SELECT list_id FROM parent) END AS list_id
+)
+SELECT target.list_id,
+       target.list_id IS NULL OR EXISTS (SELECT FROM lists WHERE user_id = $1 AND id = target.list_id) AS list_found,
+       EXISTS (SELECT FROM parent) AS parent_found,
+       (SELECT list_id FROM parent) AS parent_list_id,
+       coalesce((SELECT parent_id IS NOT NULL FROM parent), false) AS parent_nested,
+       (SELECT max(position) FROM tasks
+        WHERE user_id = $1
+          AND coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(target.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce($4::uuid, '00000000-0000-0000-0000-000000000000'::uuid)) AS last_position
+FROM target;
+
+-- name: move_plan :one
+-- Where task $2 would go: the list asked for ($3 true: $4), else its own; the parent asked for
+-- ($5 true: $6), else its own while it stays in its list, else none; after task $7 (null: first).
+-- With whether it has subtasks, whether the list and parent are the user's, the parent's list and
+-- parent, the after task's list, parent and position, the position that follows it there, the
+-- last position there (the task's own left out), and whether the task is in that place already.
+-- Nothing when the user has no task $2.
+WITH task AS (
+    SELECT id, list_id, parent_id FROM tasks WHERE user_id = $1 AND id = $2
+), target AS (
+    SELECT CASE WHEN $3::boolean THEN $4::uuid ELSE task.list_id END AS list_id,
+           CASE WHEN $5::boolean THEN $6::uuid
+                WHEN NOT $3::boolean OR $4::uuid IS NOT DISTINCT FROM task.list_id THEN task.parent_id
+           END AS parent_id,
+           task.list_id AS current_list_id, task.parent_id AS current_parent_id
+    FROM task
+)
+SELECT target.list_id, target.parent_id,
+       EXISTS (SELECT FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = $2) AS has_subtasks,
+       target.list_id IS NULL OR EXISTS (SELECT FROM lists WHERE user_id = $1 AND id = target.list_id) AS list_found,
+       parent.id IS NOT NULL AS parent_found, parent.list_id AS parent_list_id,
+       parent.parent_id IS NOT NULL AS parent_nested,
+       anchor.id IS NOT NULL AS after_found, anchor.list_id AS after_list_id, anchor.parent_id AS after_parent_id,
+       anchor.position AS after_position,
+       (SELECT next.position FROM tasks AS next
+        WHERE next.user_id = $1
+          AND coalesce(next.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(target.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND coalesce(next.parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(target.parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND next.position > coalesce(anchor.position, '') AND next.id <> $2
+        ORDER BY next.position
+        LIMIT 1) AS next_position,
+       (SELECT max(last.position) FROM tasks AS last
+        WHERE last.user_id = $1
+          AND coalesce(last.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(target.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND coalesce(last.parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(target.parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND last.id <> $2) AS last_position,
+       target.list_id IS NOT DISTINCT FROM target.current_list_id
+           AND target.parent_id IS NOT DISTINCT FROM target.current_parent_id AS in_place
+FROM target
+LEFT JOIN tasks AS parent ON parent.user_id = $1 AND parent.id = target.parent_id
+LEFT JOIN tasks AS anchor ON anchor.user_id = $1 AND anchor.id = $7;
+
+-- name: move_task :one
+-- Put task $2 in list $3 under parent $4 at position $5; a task moving to another list takes its
+-- subtasks with it (they keep their positions: their place there is new). Each changed row gets a
+-- revision of its own. Nothing when the user has no task $2.
+WITH counter AS (
+    SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+), moving AS (
+    SELECT id, row_number() OVER (ORDER BY id <> $2, id) AS n
+    FROM tasks
+    WHERE user_id = $1 AND (id = $2 OR (parent_id = $2 AND list_id IS DISTINCT FROM $3::uuid))
+      AND EXISTS (SELECT FROM counter)
+), moved AS (
+    UPDATE tasks
+    SET list_id = $3,
+        parent_id = CASE WHEN tasks.id = $2 THEN $4::uuid ELSE tasks.parent_id END,
+        position = CASE WHEN tasks.id = $2 THEN $5::text ELSE tasks.position END,
+        revision = (SELECT revision FROM counter) + moving.n
+    FROM moving
+    WHERE tasks.user_id = $1 AND tasks.id = moving.id
+    RETURNING tasks.id, tasks.user_id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.tags,
+              tasks.due_at, tasks.completed_at, tasks.created_at, tasks.updated_at, tasks.revision, tasks.recurrence,
+              tasks.time_zone, tasks.reminders, tasks.series_id, tasks.list_id, tasks.parent_id, tasks.position
+)
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = $2) AS subtasks,
+       (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = $2 AND NOT sub.completed)
+           AS subtasks_open
+FROM moved
+WHERE id = $2;
+
+-- name: next_to_task :one
+-- The position of task $2 and the one that follows it in its place: where its series' next
+-- occurrence goes.
+SELECT task.position,
+       (SELECT next.position FROM tasks AS next
+        WHERE next.user_id = $1
+          AND coalesce(next.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(task.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND coalesce(next.parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+              = coalesce(task.parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+          AND next.position > task.position
+        ORDER BY next.position
+        LIMIT 1) AS next_position
+FROM tasks AS task
+WHERE task.user_id = $1 AND task.id = $2;
+
+-- name: lock_counter :exec
+-- Take the user's counter first in a transaction that reads before it writes: no other write of the
+-- user can then change what it read (a retried move, a rebalance, a restore).
+INSERT INTO task_counts AS counter (user_id, tasks) VALUES ($1, 0)
+ON CONFLICT (user_id) DO UPDATE SET tasks = counter.tasks;
+
+-- name: place_order :many
+-- The ids and positions of the tasks of one place (list $2, parent $3; nulls as the nil uuid), in order.
+SELECT id, position
+FROM tasks
+WHERE user_id = $1
+  AND coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+      = coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
+  AND coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid)
+      = coalesce($3::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
+ORDER BY position;
+
+-- name: rebalance_place :exec
+-- Give the tasks $2 the positions $3, in one statement, each with a revision of its own. The new
+-- keys all follow the place's old ones, so no row ever meets another's old key on the way.
+WITH counter AS (
+    SELECT revision FROM task_counts WHERE user_id = $1 FOR UPDATE
+)
+UPDATE tasks
+SET position = fresh.position,
+    revision = (SELECT revision FROM counter) + fresh.n
+FROM unnest($2::uuid[], $3::text[]) WITH ORDINALITY AS fresh (id, position, n)
+WHERE tasks.user_id = $1 AND tasks.id = fresh.id;

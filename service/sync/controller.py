@@ -35,7 +35,8 @@ class ChangesController(Controller):
         "/",
         summary="Changes since a revision",
         description="Every task changed after revision `since`, in its latest state, and the ids of the tasks "
-        "deleted since (moved to the trash or purged), each id at most once, oldest change first. Send the "
+        "deleted since (moved to the trash or purged), and likewise every list changed and the ids of the lists "
+        "deleted, each id at most once, oldest change first. Send the "
         "answer's `revision` as `since` next time; while `has_more`, call again at once. Without `since` (or 0): "
         "every task, and no deletions. Revisions are the user's own, handed out in commit order: nothing "
         "numbered at or below a `revision` you have been sent can appear later. See docs/sync.md.",
@@ -69,4 +70,11 @@ class ChangesController(Controller):
                 f"revision {since} is older than the deletions this service still remembers (from {feed.horizon}): "
                 "drop your copy of the tasks and sync again with since=0",
             )
-        return Changes(revision=feed.revision, has_more=feed.has_more, tasks=feed.tasks, deleted_tasks=feed.deleted)
+        return Changes(
+            revision=feed.revision,
+            has_more=feed.has_more,
+            tasks=feed.tasks,
+            deleted_tasks=feed.deleted,
+            lists=feed.lists,
+            deleted_lists=feed.deleted_lists,
+        )

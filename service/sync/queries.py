@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from service.db.statements import Executor, Many
+from service.lists.schemas import TaskList
 from service.tasks.schemas import Task
 
 CHANGES = Many.bind("changes")
@@ -22,6 +24,8 @@ class Feed(msgspec.Struct, frozen=True):
     horizon: int  # changes up to here may be forgotten
     tasks: list[Task]
     deleted: list[UUID]
+    lists: list[TaskList]
+    deleted_lists: list[UUID]
     has_more: bool
     revision: int  # what the client has seen after this page
 
@@ -36,8 +40,15 @@ async def changes(db: Executor, *, user_id: str, since: int, limit: int) -> Feed
     return Feed(
         latest=latest,
         horizon=rows[0]["horizon"] or 0,
-        tasks=[Task(*row[_TASK_FROM:]) for row in changed if not row["deleted"]],
-        deleted=[row["id"] for row in changed if row["deleted"]],
+        tasks=[Task(*row[_TASK_FROM:]) for row in changed if row["kind"] == "task"],
+        deleted=[row["id"] for row in changed if row["kind"] == "deleted_task"],
+        lists=[_list(row) for row in changed if row["kind"] == "list"],
+        deleted_lists=[row["id"] for row in changed if row["kind"] == "deleted_list"],
         has_more=has_more,
         revision=changed[-1]["revision"] if has_more else latest,
     )
+
+
+def _list(row: asyncpg.Record) -> TaskList:
+    """A list from a row of ``changes``, which carries its name in the title column."""
+    return TaskList(row["id"], row["user_id"], row["title"], row["revision"], row["created_at"], row["updated_at"])

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import msgspec
 
+from service.lists.schemas import TaskList
 from service.tasks.schemas import Task
 
 
@@ -16,3 +17,5 @@ class Changes(msgspec.Struct):
     has_more: bool
     tasks: list[Task]
     deleted_tasks: list[UUID]
+    lists: list[TaskList]
+    deleted_lists: list[UUID]

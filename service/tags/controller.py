@@ -8,6 +8,7 @@ from service.db.pool import InjectedDatabase
 from service.http.docs import AUTH_PROBLEMS, PRIVATE, UserId
 from service.tags import queries
 from service.tags.schemas import TagCount
+from service.tasks.controller import ListFilter, check_filters, id_or_null
 
 
 class TagController(Controller):
@@ -19,8 +20,11 @@ class TagController(Controller):
     @get(
         "/",
         summary="List tags",
-        description="The user's tags with how many tasks carry each, most used first.",
+        description="The user's tags with how many tasks carry each, most used first; with `list_id`, counted on "
+        "that list's tasks only.",
         responses=AUTH_PROBLEMS,
     )
-    async def list_tags(self, db: InjectedDatabase, user_id: UserId) -> list[TagCount]:
-        return await queries.list_tags(db, user_id=user_id)
+    async def list_tags(self, db: InjectedDatabase, user_id: UserId, list_id: ListFilter = None) -> list[TagCount]:
+        in_list = id_or_null(list_id, "list_id")
+        await check_filters(db, user_id, in_list)
+        return await queries.list_tags(db, user_id=user_id, list_id=in_list)

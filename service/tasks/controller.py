@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, cast
 from urllib.parse import quote
@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.datastructures import State
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, QueryParameter
+from msgspec import UNSET
 
 from service.db.pool import InjectedDatabase
 from service.db.statements import Executor
@@ -21,12 +22,14 @@ from service.http.body import OptionalBodyOperation
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
 from service.http.field_errors import FieldError
 from service.http.problems import problem
-from service.tasks import listing, queries, recurrence, writes
+from service.lists import queries as list_queries
+from service.tasks import listing, placing, queries, recurrence, writes
 from service.tasks.docs import (
     CONDITIONAL,
     ETAG,
     LOCATION,
     NEXT_PAGE,
+    NOT_FOUND,
     NOT_MODIFIED,
     PRECONDITION_FAILED,
     TASK_PROBLEMS,
@@ -45,6 +48,7 @@ from service.tasks.schemas import (
     Priority,
     Task,
     TaskCreate,
+    TaskMove,
     TaskReplace,
     TaskStats,
     TaskUpdate,
@@ -53,6 +57,42 @@ from service.tasks.schemas import (
 
 OCCURRENCES_MAX = 50
 TaskId = FromPath[UUID]  # the route takes any string, so a malformed id is a 400 naming task_id, not a 404
+NIL = UUID(int=0)  # what a filter's `null` stands for: the inbox, or no parent
+ID_OR_NULL = "^(null|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$"
+PLACING = (
+    "A `list_id` or `parent_id` that changes puts the task last there (a task moving to another list takes its "
+    "subtasks along); the rules are those of a create, checked before anything is written. "
+)
+
+
+ListFilter = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=ID_OR_NULL,
+        description="Only the tasks of this list (a list's `id`), or of the inbox (`null`).",
+        examples=[Example(value="null")],
+    ),
+]
+
+
+def id_or_null(value: str | None, name: str) -> UUID | None:
+    """A filter's uuid, the nil uuid for `null`, None when not filtered; a FieldError naming it otherwise."""
+    if value is None:
+        return None
+    if value == "null":
+        return NIL
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise FieldError(name, "Expected a uuid, or null", "query") from exc
+
+
+async def check_filters(db: Executor, user_id: str, list_id: UUID | None, parent_id: UUID | None = None) -> None:
+    """A filter naming a list or task the user does not have is a 400 naming it (another user's too)."""
+    if list_id not in (None, NIL) and await list_queries.get_list(db, user_id=user_id, list_id=list_id) is None:
+        raise FieldError("list_id", "no such list", "query")
+    if parent_id not in (None, NIL) and await queries.task_version(db, user_id=user_id, task_id=parent_id) is None:
+        raise FieldError("parent_id", "no such task", "query")
 
 
 class TaskController(Controller):
@@ -117,6 +157,15 @@ class TaskController(Controller):
         series_id: Annotated[
             UUID | None, QueryParameter(description="Only the occurrences of this series (a task's `series_id`).")
         ] = None,
+        list_id: ListFilter = None,
+        parent_id: Annotated[
+            str | None,
+            QueryParameter(
+                pattern=ID_OR_NULL,
+                description="Only the subtasks of this task, or (`null`) only the tasks that are no subtask.",
+                examples=[Example(value="null")],
+            ),
+        ] = None,
         q: Annotated[
             str | None,
             QueryParameter(
@@ -132,7 +181,9 @@ class TaskController(Controller):
             QueryParameter(
                 description="Order by this field, `-` first for descending; ties are broken by id. "
                 "A task without a due date sorts as if due at infinity; `priority` sorts low < medium < high, "
-                "then by creation time.",
+                "then by creation time. `position` is the user's own order (`POST .../move`): by list (the inbox "
+                "first), the tasks that are no subtask before the subtasks, these by parent, and each group by "
+                "position; with `list_id` and `parent_id` given, just the one group in order.",
                 examples=[Example(value="due_at")],
             ),
         ] = listing.DEFAULT_SORT,
@@ -156,12 +207,16 @@ class TaskController(Controller):
             due_after=due_after,
             overdue=overdue,
             series_id=series_id,
+            list_id=id_or_null(list_id, "list_id"),
+            parent_id=id_or_null(parent_id, "parent_id"),
             q=q,
             sort=sort,
             limit=limit,
             cursor=cursor,
         )
         tasks = [] if query.finds_nothing else await queries.list_tasks(db, user_id=user_id, query=query)
+        if not tasks and cursor is None:
+            await check_filters(db, user_id, query.list_id, query.parent_id)
         if len(tasks) <= limit:
             return Response(tasks)
         del tasks[limit:]
@@ -170,6 +225,9 @@ class TaskController(Controller):
     @post(
         "/",
         summary="Create a task",
+        description="The new task goes last in its list (the inbox without `list_id`; the parent's list for a "
+        "subtask without `list_id`), under its parent if `parent_id` is given. A `list_id` or `parent_id` the user "
+        "does not have, a parent that is a subtask itself or in another list, is a 400 naming the field.",
         responses={
             **BODY_PROBLEMS,
             409: problem_response("The user already has MAX_TASKS_PER_USER tasks (10,000 by default)."),
@@ -180,7 +238,7 @@ class TaskController(Controller):
         self, db: InjectedDatabase, user_id: UserId, data: JSONBody[TaskCreate], state: State
     ) -> Response[Task]:
         quota: int = state.max_tasks_per_user
-        task = await queries.create_task(db, user_id=user_id, data=data, quota=quota)
+        task = await placing.create(db, user_id=user_id, data=data, quota=quota)
         if task is None:
             raise problem(409, f"you have {quota:,} tasks, the most one user may have: delete some to add more")
         location = f"/api/{quote(user_id, safe='')}/tasks/{task.id}"
@@ -212,13 +270,14 @@ class TaskController(Controller):
         "/stats",
         summary="Task statistics",
         description="Totals over all of the user's tasks, per priority and per tag, from one query. "
-        "`overdue` and `due_today` count open tasks.",
+        "`overdue` and `due_today` count open tasks. With `list_id`, of that list's tasks only.",
         responses=AUTH_PROBLEMS,
     )
     async def task_stats(
         self,
         db: InjectedDatabase,
         user_id: UserId,
+        list_id: ListFilter = None,
         tz: Annotated[
             str,
             QueryParameter(
@@ -229,8 +288,10 @@ class TaskController(Controller):
         ] = "UTC",
     ) -> TaskStats:
         check_time_zone(tz, "tz", "query")
+        in_list = id_or_null(list_id, "list_id")
+        await check_filters(db, user_id, in_list)
         try:
-            return await queries.task_stats(db, user_id=user_id, time_zone=tz)
+            return await queries.task_stats(db, user_id=user_id, time_zone=tz, list_id=in_list)
         except asyncpg.InvalidParameterValueError as exc:  # a zone newer than the database's own list
             raise FieldError("tz", UNKNOWN_TIME_ZONE, "query") from exc
 
@@ -280,7 +341,8 @@ class TaskController(Controller):
         "/{task_id:str}",
         summary="Replace a task",
         description="Sets the whole content: an omitted field gets its default (description and due_at null, "
-        "priority medium, no tags), except `completed`, which is set when given and kept when omitted. " + CONDITIONAL,
+        "priority medium, no tags), except `completed`, `list_id` and `parent_id`, which are set when given and "
+        "kept when omitted. " + PLACING + CONDITIONAL,
         responses=WRITE_PROBLEMS,
         response_headers=[ETAG],
     )
@@ -300,13 +362,19 @@ class TaskController(Controller):
                 on, user_id=user_id, task_id=task_id, data=data, versions=versions, completing=completing
             )
 
-        return await writes.write(db, user_id, task_id, versions, state.max_tasks_per_user, change)
+        return await placed(
+            db,
+            user_id,
+            task_id,
+            data,
+            lambda: writes.write(db, user_id, task_id, versions, state.max_tasks_per_user, change),
+        )
 
     @patch(
         "/{task_id:str}",
         summary="Update some fields of a task",
         description="Changes only the fields given; at least one is required. "
-        "`description: null` and `due_at: null` clear them. " + CONDITIONAL,
+        "`description: null` and `due_at: null` clear them. " + PLACING + CONDITIONAL,
         responses=WRITE_PROBLEMS,
         response_headers=[ETAG],
     )
@@ -328,7 +396,13 @@ class TaskController(Controller):
             return on
 
         versions = etags.if_match_versions(if_match)
-        return await writes.write_series(db, user_id, task_id, versions, state.max_tasks_per_user, data, change)
+        return await placed(
+            db,
+            user_id,
+            task_id,
+            data,
+            lambda: writes.write_series(db, user_id, task_id, versions, state.max_tasks_per_user, data, change),
+        )
 
     @patch(
         "/{task_id:str}/complete",
@@ -374,3 +448,49 @@ class TaskController(Controller):
         versions = etags.if_match_versions(if_match)
         if not await queries.trash_task(db, user_id=user_id, task_id=task_id, versions=versions):
             raise await writes.refused(db, user_id, task_id, versions)
+
+    @post(
+        "/{task_id:str}/move",
+        status_code=200,
+        summary="Move a task",
+        description="Puts the task right after `after` (null: first) in its list and under its parent, or in "
+        "`list_id` (null: the inbox) and under `parent_id` (null: none) when given. Without `parent_id` the task "
+        "keeps its parent while it stays in its list, and has none in another. A task moving to another list takes "
+        "its subtasks along. Only the moved rows change (and their `revision`); two moves at once never leave two "
+        "tasks at one position. `after` must be in the place the task goes to: another list or parent is a 400 "
+        "naming it; so are a list, parent or `after` the user does not have, a parent that is a subtask, and a "
+        "task with subtasks given a parent.",
+        responses={**BODY_PROBLEMS, 404: NOT_FOUND},
+        response_headers=[ETAG],
+    )
+    async def move_task(
+        self, db: InjectedDatabase, user_id: UserId, task_id: TaskId, data: JSONBody[TaskMove]
+    ) -> Response[Task]:
+        task = await placing.move(
+            db, user_id=user_id, task_id=task_id, after=data.after, list_id=data.list_id, parent_id=data.parent_id
+        )
+        if task is None:
+            raise writes.not_found()
+        return etags.with_etag(task, task.updated_at)
+
+
+async def placed(
+    db: InjectedDatabase,
+    user_id: str,
+    task_id: UUID,
+    data: TaskReplace | TaskUpdate,
+    write: Callable[[], Awaitable[Response[Task]]],
+) -> Response[Task]:
+    """A PUT or PATCH: its placement checked, its content written, then the task moved if it asks to be."""
+    moving = data.list_id is not UNSET or data.parent_id is not UNSET
+    if moving:
+        await placing.check_move(db, user_id=user_id, task_id=task_id, list_id=data.list_id, parent_id=data.parent_id)
+    answer = await write()
+    if not moving:
+        return answer
+    task = await placing.move(
+        db, user_id=user_id, task_id=task_id, after=UNSET, list_id=data.list_id, parent_id=data.parent_id
+    )
+    if task is None:
+        raise writes.not_found()
+    return etags.with_etag(task, task.updated_at)

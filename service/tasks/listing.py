@@ -28,6 +28,8 @@ Sort = Literal[
     "-priority",
     "title",
     "-title",
+    "position",
+    "-position",
 ]
 DEFAULT_SORT: Sort = "-created_at"
 LIMIT_MAX = 200
@@ -43,6 +45,8 @@ POSITION_FIELDS: dict[SortKey, tuple[str, ...]] = {
     "due_at": ("due_at", "id"),
     "priority": ("priority", "created_at", "id"),
     "title": ("title", "id"),
+    # Unique within a list and parent, so no id: the three are the columns of one unique index.
+    "position": ("list_id", "parent_id", "position"),
 }
 _POSITION_TYPES: dict[SortKey, Any] = {
     "created_at": tuple[str, datetime, UUID],
@@ -50,6 +54,7 @@ _POSITION_TYPES: dict[SortKey, Any] = {
     "due_at": tuple[str, datetime | None, UUID],
     "priority": tuple[str, Priority, datetime, UUID],
     "title": tuple[str, str, UUID],
+    "position": tuple[str, UUID | None, UUID | None, str],
 }
 
 
@@ -126,6 +131,8 @@ def task_query(
     q: str | None,
     sort: Sort,
     series_id: UUID | None = None,
+    list_id: UUID | None = None,
+    parent_id: UUID | None = None,
     limit: int,
     cursor: str | None,
 ) -> TaskQuery:
@@ -151,6 +158,8 @@ def task_query(
         due_after=due_after,
         overdue=overdue,
         series_id=series_id,
+        list_id=list_id,
+        parent_id=parent_id,
         search=search,
         finds_nothing=q is not None and search is None,
         sort=key,

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET
 
-from service.db.statements import Executor, One, Val
+from service.db.statements import Exec, Executor, Many, One, Val
 from service.tasks.schemas import Task, TaskCreate, TaskReplace, TaskStats, TaskUpdate
 from service.tasks.statements import TaskQuery, list_statement
 
@@ -29,6 +29,13 @@ SET_TASK_COMPLETED = One.bind("set_task_completed")
 TRASH_TASK = Val.bind("trash_task")
 TRASH_COMPLETED_TASKS = Val.bind("trash_completed_tasks")
 TASK_STATS = One.bind("task_stats")
+CREATE_PLAN = One.bind("create_plan")
+MOVE_PLAN = One.bind("move_plan")
+MOVE_TASK = One.bind("move_task")
+NEXT_TO_TASK = One.bind("next_to_task")
+LOCK_COUNTER = Exec.bind("lock_counter")
+PLACE_ORDER = Many.bind("place_order")
+REBALANCE_PLACE = Exec.bind("rebalance_place")
 
 
 async def list_tasks(db: Executor, *, user_id: str, query: TaskQuery) -> list[Task]:
@@ -38,8 +45,18 @@ async def list_tasks(db: Executor, *, user_id: str, query: TaskQuery) -> list[Ta
     return [Task(*row) for row in rows]
 
 
-async def create_task(db: Executor, *, user_id: str, data: TaskCreate, quota: int) -> Task | None:
-    """The new task, or None when the user already has ``quota`` tasks."""
+async def create_task(
+    db: Executor,
+    *,
+    user_id: str,
+    data: TaskCreate,
+    quota: int,
+    list_id: UUID | None = None,
+    parent_id: UUID | None = None,
+    position: str | None = None,
+) -> Task | None:
+    """The new task, at ``position`` in ``list_id`` under ``parent_id`` (None: one made from its id,
+    near the start: sql/tasks.sql); None when the user already has ``quota`` tasks."""
     row = await db.fetchrow(
         CREATE_TASK.sql,
         user_id,
@@ -52,6 +69,9 @@ async def create_task(db: Executor, *, user_id: str, data: TaskCreate, quota: in
         data.recurrence,
         data.time_zone,
         data.reminders,
+        list_id,
+        parent_id,
+        position,
     )
     return Task(*row) if row else None
 
@@ -94,10 +114,11 @@ async def occurrence_of(db: Executor, *, user_id: str, task_id: UUID) -> Occurre
 
 
 async def create_next_occurrence(
-    db: Executor, *, user_id: str, task_id: UUID, due_at: datetime, quota: int
+    db: Executor, *, user_id: str, task_id: UUID, due_at: datetime, quota: int, position: str
 ) -> Task | None:
-    """The next occurrence of the completed occurrence ``task_id``; None when it has one already, or no room."""
-    row = await db.fetchrow(CREATE_NEXT_OCCURRENCE.sql, user_id, task_id, due_at, quota)
+    """The next occurrence of the completed occurrence ``task_id``, at ``position`` in its place;
+    None when it has one already, or no room."""
+    row = await db.fetchrow(CREATE_NEXT_OCCURRENCE.sql, user_id, task_id, due_at, quota, position)
     return Task(*row) if row else None
 
 
@@ -201,8 +222,9 @@ async def trash_completed_tasks(db: Executor, *, user_id: str) -> int:
     return trashed
 
 
-async def task_stats(db: Executor, *, user_id: str, time_zone: str) -> TaskStats:
-    row = await db.fetchrow(TASK_STATS.sql, user_id, time_zone)
+async def task_stats(db: Executor, *, user_id: str, time_zone: str, list_id: UUID | None = None) -> TaskStats:
+    """The user's totals; with ``list_id``, of that list's tasks (the nil uuid: the inbox's)."""
+    row = await db.fetchrow(TASK_STATS.sql, user_id, time_zone, list_id)
     assert row is not None  # an aggregate without GROUP BY always has its row
     return TaskStats(
         total=row["total"],
@@ -213,3 +235,85 @@ async def task_stats(db: Executor, *, user_id: str, time_zone: str) -> TaskStats
         by_priority={"low": row["low"], "medium": row["medium"], "high": row["high"]},
         by_tag=dict(zip(row["tag_names"], row["tag_counts"], strict=True)),
     )
+
+
+class CreatePlan(msgspec.Struct, frozen=True):
+    """Where a new task goes, and what the rules need to know about it (sql/tasks.sql, create_plan)."""
+
+    list_id: UUID | None
+    list_found: bool
+    parent_found: bool
+    parent_list_id: UUID | None
+    parent_nested: bool
+    last_position: str | None
+
+
+async def create_plan(
+    db: Executor, *, user_id: str, list_given: bool, list_id: UUID | None, parent_id: UUID | None
+) -> CreatePlan:
+    row = await db.fetchrow(CREATE_PLAN.sql, user_id, list_given, list_id, parent_id)
+    assert row is not None  # a SELECT from one row of VALUES
+    return CreatePlan(*row)
+
+
+class MovePlan(msgspec.Struct, frozen=True):
+    """Where a task would go, and what the rules need to know (sql/tasks.sql, move_plan)."""
+
+    list_id: UUID | None
+    parent_id: UUID | None
+    has_subtasks: bool
+    list_found: bool
+    parent_found: bool
+    parent_list_id: UUID | None
+    parent_nested: bool
+    after_found: bool
+    after_list_id: UUID | None
+    after_parent_id: UUID | None
+    after_position: str | None
+    next_position: str | None
+    last_position: str | None
+    in_place: bool
+
+
+async def move_plan(
+    db: Executor,
+    *,
+    user_id: str,
+    task_id: UUID,
+    list_given: bool,
+    list_id: UUID | None,
+    parent_given: bool,
+    parent_id: UUID | None,
+    after: UUID | None,
+) -> MovePlan | None:
+    """None when the user has no such task."""
+    row = await db.fetchrow(MOVE_PLAN.sql, user_id, task_id, list_given, list_id, parent_given, parent_id, after)
+    return MovePlan(*row) if row else None
+
+
+async def move_task(
+    db: Executor, *, user_id: str, task_id: UUID, list_id: UUID | None, parent_id: UUID | None, position: str
+) -> Task | None:
+    row = await db.fetchrow(MOVE_TASK.sql, user_id, task_id, list_id, parent_id, position)
+    return Task(*row) if row else None
+
+
+async def next_to_task(db: Executor, *, user_id: str, task_id: UUID) -> tuple[str, str | None] | None:
+    """The task's position and the one that follows it in its place; None when there is no such task."""
+    row = await db.fetchrow(NEXT_TO_TASK.sql, user_id, task_id)
+    return (row["position"], row["next_position"]) if row else None
+
+
+async def lock_counter(db: Executor, *, user_id: str) -> None:
+    await db.execute(LOCK_COUNTER.sql, user_id)
+
+
+async def place_order(
+    db: Executor, *, user_id: str, list_id: UUID | None, parent_id: UUID | None
+) -> list[tuple[UUID, str]]:
+    """The ids and positions of one place's tasks, in order."""
+    return [(row["id"], row["position"]) for row in await db.fetch(PLACE_ORDER.sql, user_id, list_id, parent_id)]
+
+
+async def rebalance_place(db: Executor, *, user_id: str, task_ids: list[UUID], positions: list[str]) -> None:
+    await db.execute(REBALANCE_PLACE.sql, user_id, task_ids, positions)

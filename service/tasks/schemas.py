@@ -172,7 +172,24 @@ class _Input(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """
 
 
+ListId = Annotated[
+    UUID,
+    Meta(description="A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list."),
+]
+ParentId = Annotated[
+    UUID,
+    Meta(
+        description="The task this one is a subtask of: a task of the user in the same list that is no subtask "
+        "itself (one level, as in Google Tasks); null: none."
+    ),
+]
+
+
 class TaskCreate(_Input):
+    """A new task; it goes last in its place (its list, under its parent).
+
+    ``list_id`` omitted: the parent's list for a subtask, else the inbox."""
+
     title: Title
     description: Description | None = None
     priority: Priority = "medium"
@@ -181,6 +198,8 @@ class TaskCreate(_Input):
     recurrence: RuleValue | None = None
     time_zone: TimeZone = "UTC"
     reminders: Reminders = msgspec.field(default_factory=list)
+    list_id: ListId | UnsetType | None = UNSET
+    parent_id: ParentId | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         self.title = _trimmed(self.title)
@@ -199,7 +218,8 @@ class TaskCreate(_Input):
 
 
 class TaskReplace(TaskCreate):
-    """The whole writable content: an omitted field gets its default, except completed, which stays."""
+    """The whole writable content: an omitted field gets its default, except completed, list_id and
+    parent_id, which stay as they are (a task given another list or parent goes last there)."""
 
     completed: bool | None = None
 
@@ -216,6 +236,8 @@ class TaskUpdate(_Input):
     recurrence: RuleValue | UnsetType | None = UNSET
     time_zone: TimeZone | UnsetType = UNSET
     reminders: Reminders | UnsetType = UNSET
+    list_id: ListId | UnsetType | None = UNSET
+    parent_id: ParentId | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         if all(getattr(self, field) is UNSET for field in self.__struct_fields__):
@@ -243,6 +265,17 @@ class CompletedUpdate(_Input):
     completed: bool
 
 
+class TaskMove(_Input):
+    """Where a task goes: right after ``after`` (null: first), in ``list_id`` under ``parent_id``."""
+
+    after: Annotated[
+        UUID | None,
+        Meta(description="The task to go right after, in the place the task goes to; null: first there."),
+    ]
+    list_id: ListId | UnsetType | None = UNSET
+    parent_id: ParentId | UnsetType | None = UNSET
+
+
 class Task(msgspec.Struct):
     """A task as stored; built positionally from rows whose columns follow this field order."""
 
@@ -262,6 +295,11 @@ class Task(msgspec.Struct):
     time_zone: str
     reminders: list[int]
     series_id: UUID | None  # shared by every occurrence of a series
+    list_id: UUID | None  # null: the inbox
+    parent_id: UUID | None  # the task this one is a subtask of
+    position: str  # the user's own order within the list and parent (service.tasks.positions)
+    subtasks: int  # how many live subtasks it has
+    subtasks_open: int  # and how many of those are open
 
 
 class TaskStats(msgspec.Struct):

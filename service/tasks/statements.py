@@ -13,7 +13,7 @@ import msgspec
 from service.db.statements import Fragment, Many, ManySQL
 from service.tasks.schemas import Priority
 
-SortKey = Literal["created_at", "updated_at", "due_at", "priority", "title"]
+SortKey = Literal["created_at", "updated_at", "due_at", "priority", "title", "position"]
 
 
 class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
@@ -26,6 +26,8 @@ class TaskQuery(msgspec.Struct, kw_only=True, frozen=True):
     due_after: datetime | None = None
     overdue: bool | None = None
     series_id: UUID | None = None
+    list_id: UUID | None = None  # the nil uuid: the inbox
+    parent_id: UUID | None = None  # the nil uuid: tasks that are no subtask
     search: str | None = None  # a tsquery, from search_terms
     finds_nothing: bool = False  # q held no word to look for, so no task matches it
     sort: SortKey = "created_at"
@@ -44,6 +46,8 @@ _FILTERS = (
     ("due_after", Fragment.bind("filter_due_after")),
     ("overdue", Fragment.bind("filter_overdue")),
     ("series_id", Fragment.bind("filter_series")),
+    ("list_id", Fragment.bind("filter_list")),
+    ("parent_id", Fragment.bind("filter_parent")),
     ("search", Fragment.bind("filter_search")),
 )
 # Each sort's keyset position after the last task seen, and its order.

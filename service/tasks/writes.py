@@ -23,7 +23,7 @@ from service.db.statements import Executor
 from service.http import conditional as etags
 from service.http.field_errors import FieldError
 from service.http.problems import problem
-from service.tasks import queries, recurrence
+from service.tasks import positions, queries, recurrence
 from service.tasks.schemas import Task, TaskUpdate
 
 # A write to one task, on ``db``; ``completing`` allows it to complete an open occurrence.
@@ -131,8 +131,15 @@ async def _completing(db: Database, user_id: str, task_id: UUID, quota: int, cha
         )
         if due is None:  # COUNT or UNTIL reached: the series ends here
             return task
+        # The counter is locked since the write above: nothing else of the user's moves meanwhile.
+        here, following = await queries.next_to_task(transaction, user_id=user_id, task_id=task_id) or (None, None)
         made = await queries.create_next_occurrence(
-            transaction, user_id=user_id, task_id=task_id, due_at=due, quota=quota
+            transaction,
+            user_id=user_id,
+            task_id=task_id,
+            due_at=due,
+            quota=quota,
+            position=positions.between(here, following),
         )
         if made is None and not await queries.has_next_occurrence(transaction, user_id=user_id, task_id=task_id):
             raise problem(

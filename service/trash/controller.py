@@ -19,7 +19,7 @@ from service.http import conditional as etags
 from service.http.docs import AUTH_PROBLEMS, PRIVATE, UserId, problem_response
 from service.http.field_errors import FieldError
 from service.http.problems import problem
-from service.tasks import listing
+from service.tasks import listing, placing
 from service.tasks.controller import TaskId
 from service.tasks.docs import ETAG, NEXT_PAGE
 from service.tasks.schemas import Deleted, Task, storable
@@ -94,7 +94,9 @@ class TrashController(Controller):
         "/{task_id:str}/restore",
         status_code=200,
         summary="Restore a task",
-        description="Puts the task back among the user's tasks, as it was when deleted, with a new `revision`.",
+        description="Puts the task back among the user's tasks, as it was when deleted, with a new `revision`, and "
+        "the subtasks deleted with it. Its list if the user still has it, else the inbox; under its parent if that "
+        "is live there, else at the top; at its old position if free, else last.",
         responses={
             **AUTH_PROBLEMS,
             404: NOT_IN_TRASH,
@@ -106,7 +108,9 @@ class TrashController(Controller):
         self, db: InjectedDatabase, user_id: UserId, task_id: TaskId, state: State
     ) -> Response[Task]:
         quota: int = state.max_tasks_per_user
-        task = await queries.restore_task(db, user_id=user_id, task_id=task_id, quota=quota)
+        task = await placing.placing(
+            db, user_id, lambda on: queries.restore_task(on, user_id=user_id, task_id=task_id, quota=quota)
+        )
         if task is not None:
             return etags.with_etag(task, task.updated_at)
         if await queries.in_trash(db, user_id=user_id, task_id=task_id):

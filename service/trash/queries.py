@@ -29,7 +29,8 @@ async def list_trash(
 
 
 async def restore_task(db: Executor, *, user_id: str, task_id: UUID, quota: int) -> Task | None:
-    """The task, live again; None when it is not in the trash or the user already has ``quota`` tasks."""
+    """The task, live again with its subtasks; None when it is not in the trash or that would take
+    the user past ``quota`` tasks."""
     row = await db.fetchrow(RESTORE_TASK.sql, user_id, task_id, quota)
     return Task(*row) if row else None
 

@@ -39,6 +39,7 @@ async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connectio
         "0006.idempotency-keys",
         "0007.recurrence",
         "0008.events",
+        "0009.lists",
     ]
 
     assert migrations.apply(scratch_url) == every
@@ -185,8 +186,8 @@ async def test_check_constraints_guard_the_new_fields(
     try:
         with pytest.raises(asyncpg.CheckViolationError):
             await admin.execute(
-                "INSERT INTO tasks (user_id, title, tags, completed, completed_at, revision)"
-                " VALUES ('u', 't', $1, $2, $3, 1)",
+                "INSERT INTO tasks (user_id, title, tags, completed, completed_at, revision, position)"
+                " VALUES ('u', 't', $1, $2, $3, 1, 'a0')",
                 tags,
                 completed,
                 None if completed_at is None else datetime.fromisoformat(completed_at),

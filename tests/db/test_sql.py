@@ -22,7 +22,8 @@ from service.trash.schemas import TrashedTask
 # The tables of users' data; every statement on one is scoped to one user, except the jobs' that
 # work across users: the purge's and the reminder scheduler's.
 TASK_TABLE = re.compile(
-    r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts|task_reminders|idempotency_keys)\b", re.IGNORECASE
+    r"\b(?:tasks|trashed_tasks|task_tombstones|task_counts|task_reminders|idempotency_keys|lists|list_tombstones)\b",
+    re.IGNORECASE,
 )
 # Their files: each statement that writes is batched, and locks with FOR UPDATE SKIP LOCKED.
 ACROSS_USERS = ("purge.sql:", "scheduler.sql:")
@@ -53,6 +54,7 @@ RETURNING_TASKS = {
     "set_task_completed",
     "restore_task",
     "create_next_occurrence",
+    "move_task",
     "changes",
 }
 
@@ -89,6 +91,9 @@ def test_the_user_filter_check_sees_the_statements_on_tasks() -> None:
         "list_trash",
         "idempotency_key_answer",
         "record_idempotency_key_answer",
+        "create_list",
+        "delete_list",
+        "move_plan",
     }
 
 
@@ -177,7 +182,7 @@ TASK_ROWS: dict[str, tuple[type[msgspec.Struct], list[str]]] = {
     **{name: (Task, []) for name in RETURNING_TASKS - {"changes"}},
     "list_trash": (TrashedTask, []),
     "list_trash_after": (TrashedTask, []),
-    "changes": (Task, ["latest", "horizon", "deleted"]),
+    "changes": (Task, ["latest", "horizon", "kind"]),
 }
 
 

@@ -1,5 +1,5 @@
 """The statements each request sends, as asyncpg logs them: a write without a key sends no more than
-before keys existed (its one statement), and a keyed one runs in one transaction."""
+before keys existed (its own statements), and a keyed one runs in one transaction."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ async def test_a_write_without_a_key_sends_only_its_own_statement(logged: tuple[
     client, statements = logged
     created = await client.post("/api/alice/tasks", json={"title": "Buy milk"}, headers=ALICE)
     assert created.status_code == 201
-    assert statements.take() == [tasks.CREATE_TASK.sql]
+    assert statements.take() == [tasks.CREATE_PLAN.sql, tasks.CREATE_TASK.sql]  # where it goes, then the write
     toggled = await client.patch(f"/api/alice/tasks/{created.json()['id']}/complete", headers=ALICE)
     assert toggled.status_code == 200
     assert statements.take() == [tasks.TOGGLE_TASK.sql]
@@ -69,6 +69,8 @@ async def test_a_keyed_write_runs_with_its_record_in_one_transaction(logged: tup
         "BEGIN",
         idempotency.LOCK_IDEMPOTENCY_KEY.sql,
         idempotency.IDEMPOTENCY_KEY_ANSWER.sql,
+        tasks.LOCK_COUNTER.sql,  # in a transaction already, nothing moves between where it goes and the write
+        tasks.CREATE_PLAN.sql,
         tasks.CREATE_TASK.sql,
         idempotency.RECORD_IDEMPOTENCY_KEY_ANSWER.sql,
         "COMMIT",

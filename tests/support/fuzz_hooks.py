@@ -4,9 +4,10 @@ A case is labelled negative when any of its parts is (see _label_by_its_parts). 
 cursor is opaque: only one the service made is valid, and no JSON Schema can say which strings
 those are. A case whose query is meant to be valid therefore gets a real cursor, one the
 test read from a ``Link`` header for the case's sort (or the trash's); a case meant to break the
-cursor keeps its own. Likewise a change feed's ``since`` is valid only up to the user's latest
-revision, which no schema can state: a valid case's ``since`` is cut to the highest revision the
-user has been seen to reach, and one meant to be invalid keeps its own.
+cursor keeps its own. So do a body's ``list_id``, ``parent_id`` and ``after`` and a list filter's
+``list_id`` and ``parent_id``: a valid one names none. Likewise a change feed's ``since`` is valid
+only up to the user's latest revision, which no schema can state: a valid case's ``since`` is cut
+to the highest revision the user has been seen to reach, and one meant to be invalid keeps its own.
 
 The service runs with its default rate limit, which is per user. Every case is generated for
 alice (tests/schemathesis.toml) with her token; just before it is sent, it goes to one of the
@@ -72,6 +73,9 @@ def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -
     unique_idempotency_key(case)
     if case.method.upper() == "GET" and case.path == REMINDERS_PATH and _meant_valid(case, "to"):
         _a_window_of_at_most_31_days(case.query or {})
+    for name in PLACE_FILTERS:  # an example (no generation data) is meant valid too
+        if isinstance((case.query or {}).get(name), str) and (case.meta is None or _meant_valid(case, name)):
+            case.query[name] = "null"
     if case.method.upper() == "GET" and case.path == CHANGES_PATH and _meant_valid(case, "since"):
         since = str((case.query or {}).get("since", ""))
         if since.isdigit():  # as generated, an int or its digits
@@ -119,6 +123,7 @@ def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     _label_by_its_parts(case)
     if isinstance(case.body, dict) and case.method.upper() in {"POST", "PUT", "PATCH"} and _meant_valid_body(case):
         _a_series_that_occurs(case.body, partial=case.method.upper() == "PATCH")
+        _places_that_exist(case.body)
     if case.method.upper() != "GET" or case.path not in (LIST_PATH, TRASH_PATH) or "cursor" not in (case.query or {}):
         return case
     made_for = str(case.query.get("sort", DEFAULT_SORT)) if case.path == LIST_PATH else "trash"
@@ -126,6 +131,18 @@ def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     if real is not None and _meant_valid(case, "cursor"):
         case.query["cursor"] = real
     return case
+
+
+# A list, parent or task to go after is valid only if the user has it, which no schema can state: a
+# valid body names none (the inbox, the top level, first), and a valid filter the inbox or the top.
+PLACES = ("list_id", "parent_id", "after")
+PLACE_FILTERS = ("list_id", "parent_id")
+
+
+def _places_that_exist(body: dict[str, Any]) -> None:
+    for name in PLACES:
+        if isinstance(body.get(name), str):
+            body[name] = None
 
 
 # A rule is valid only if it occurs from its due_at (with COUNT, every time before the last due

@@ -24,8 +24,10 @@ def free_port() -> int:
 
 
 def clean_env() -> dict[str, str]:
-    """The process environment without any task-api variable."""
-    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+    """The process environment without any task-api variable. PYTHONPATH stays: a server the tests
+    start runs the code under test, also where that is put on the path by it (a git worktree
+    sharing another checkout's virtual environment)."""
+    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "PYTHONPATH"}
     return {key: value for key, value in os.environ.items() if key in keep}
 
 

@@ -14,6 +14,10 @@ from service.sync.purge import Purged, Retention, purge
 from tests.conftest import ALICE, BOB, TestClient, create, problem_of
 
 CHANGES = "/api/alice/changes"
+NO_LISTS: dict[str, list[str]] = {
+    "lists": [],
+    "deleted_lists": [],
+}  # these tests change tasks only: tests/lists has the lists' own
 TASKS = "/api/alice/tasks"
 TRASH = "/api/alice/trash"
 
@@ -134,7 +138,7 @@ async def test_each_write_advances_the_revision_by_one_per_changed_task(
     assert await counter(admin) == after
     feed = await changes(client, since=before)
     # The changed tasks in the state the write answered, each stamped with one new revision.
-    assert feed == {"revision": after, "has_more": False, "tasks": written, "deleted_tasks": deleted}
+    assert feed == {"revision": after, "has_more": False, "tasks": written, "deleted_tasks": deleted, **NO_LISTS}
     assert sorted(task["revision"] for task in written) == list(range(before + 1, after + 1))[: len(written)]
     assert (await changes(client, since=after))["tasks"] == []
     assert (await changes(client))["revision"] == after
@@ -157,6 +161,7 @@ async def test_a_write_that_changes_nothing_keeps_the_revision(client: TestClien
         "has_more": False,
         "tasks": [],
         "deleted_tasks": [],
+        **NO_LISTS,
     }
 
 
@@ -182,7 +187,7 @@ async def test_without_since_every_live_task_and_no_deletions(client: TestClient
     latest = await counter(admin)
     live = (await client.get(TASKS, params={"sort": "updated_at"}, headers=ALICE)).json()
     feed = await changes(client)
-    assert feed == {"revision": latest, "has_more": False, "tasks": live, "deleted_tasks": []}
+    assert feed == {"revision": latest, "has_more": False, "tasks": live, "deleted_tasks": [], **NO_LISTS}
     assert await changes(client, since=0) == feed
     assert [task["title"] for task in feed["tasks"]] == ["open", "done", "done too"]
 
@@ -199,6 +204,7 @@ async def test_deletions_appear_after_since_whether_trashed_or_purged(client: Te
         "has_more": False,
         "tasks": [],
         "deleted_tasks": [trashed["id"], purged["id"]],
+        **NO_LISTS,
     }
     assert (await changes(client, since=since + 1))["deleted_tasks"] == [purged["id"]]
     assert (await changes(client))["tasks"] == [kept]
@@ -333,8 +339,20 @@ async def test_purged_tombstones_raise_the_horizon(client: TestClient, admin: as
     assert purged == Purged(trashed_tasks=2, tombstones=2)
     assert await admin.fetchval("SELECT horizon FROM task_counts WHERE user_id = 'alice'") == 5
     assert (await client.get(CHANGES, params={"since": 4}, headers=ALICE)).status_code == 410
-    assert await changes(client, since=5) == {"revision": 5, "has_more": False, "tasks": [], "deleted_tasks": []}
-    assert await changes(client, since=0) == {"revision": 5, "has_more": False, "tasks": [third], "deleted_tasks": []}
+    assert await changes(client, since=5) == {
+        "revision": 5,
+        "has_more": False,
+        "tasks": [],
+        "deleted_tasks": [],
+        **NO_LISTS,
+    }
+    assert await changes(client, since=0) == {
+        "revision": 5,
+        "has_more": False,
+        "tasks": [third],
+        "deleted_tasks": [],
+        **NO_LISTS,
+    }
 
 
 async def test_users_never_see_each_others_changes(client: TestClient) -> None:
@@ -345,10 +363,16 @@ async def test_users_never_see_each_others_changes(client: TestClient) -> None:
         theirs.append(await ok(response, 201))
     assert [task["revision"] for task in theirs] == [1, 2]  # each user counts their own revisions
     await ok(await client.delete(f"/api/bob/tasks/{theirs[0]['id']}", headers=BOB), 204)
-    assert await changes(client) == {"revision": 1, "has_more": False, "tasks": [mine], "deleted_tasks": []}
+    assert await changes(client) == {"revision": 1, "has_more": False, "tasks": [mine], "deleted_tasks": [], **NO_LISTS}
     assert (await changes(client, since=1))["deleted_tasks"] == []
     bobs = await changes(client, since=1, user="bob")
-    assert bobs == {"revision": 3, "has_more": False, "tasks": [theirs[1]], "deleted_tasks": [theirs[0]["id"]]}
+    assert bobs == {
+        "revision": 3,
+        "has_more": False,
+        "tasks": [theirs[1]],
+        "deleted_tasks": [theirs[0]["id"]],
+        **NO_LISTS,
+    }
 
 
 async def test_another_users_feed_is_403_and_no_token_401(client: TestClient) -> None:

@@ -42,7 +42,10 @@ CONNECTIONS = Workload.writers
 HEADERS = {user: bearer(user) for user in USERS}
 LIVE_TASKS = """
     SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-           revision, recurrence, time_zone, reminders, series_id
+           revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+           (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id) AS subtasks,
+           (SELECT count(*) FROM tasks AS sub WHERE sub.user_id = $1 AND sub.parent_id = tasks.id AND NOT sub.completed)
+               AS subtasks_open
     FROM tasks WHERE user_id = $1
 """
 

@@ -11,8 +11,14 @@
 --   $2 = true
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND completed = $2
 ORDER BY created_at DESC, id DESC
@@ -23,8 +29,14 @@ LIMIT $3
 --   $2 = ['high', 'low']
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND priority = any($2::task_priority[])
 ORDER BY created_at DESC, id DESC
@@ -35,8 +47,14 @@ LIMIT $3
 --   $2 = ['work', 'home']
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND tags @> $2::text[]
 ORDER BY created_at DESC, id DESC
@@ -47,8 +65,14 @@ LIMIT $3
 --   $2 = 2026-12-01T00:00:00+00:00
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND coalesce(due_at, 'infinity') < $2
 ORDER BY created_at DESC, id DESC
@@ -59,8 +83,14 @@ LIMIT $3
 --   $2 = 2026-11-01T00:00:00+00:00
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND coalesce(due_at, 'infinity') >= $2 AND due_at IS NOT NULL
 ORDER BY created_at DESC, id DESC
@@ -71,8 +101,14 @@ LIMIT $3
 --   $2 = false
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (NOT completed AND coalesce(due_at < now(), false)) = $2
 ORDER BY created_at DESC, id DESC
@@ -83,8 +119,14 @@ LIMIT $3
 --   $2 = '00000000-0000-0000-0000-000000000002'
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND series_id = $2
 ORDER BY created_at DESC, id DESC
@@ -95,10 +137,52 @@ LIMIT $3
 --   $2 = 'milk:* & bread:*'
 --   $3 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND search @@ to_tsquery('simple', $2)
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+
+-- filter list_id
+--   $1 = 'alice'
+--   $2 = '00000000-0000-0000-0000-000000000003'
+--   $3 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+AND coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) = $2
+ORDER BY created_at DESC, id DESC
+LIMIT $3
+
+-- filter parent_id
+--   $1 = 'alice'
+--   $2 = '00000000-0000-0000-0000-000000000000'
+--   $3 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+AND coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = $2
 ORDER BY created_at DESC, id DESC
 LIMIT $3
 
@@ -106,8 +190,14 @@ LIMIT $3
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY created_at ASC, id ASC
 LIMIT $2
@@ -118,8 +208,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (created_at, id) > ($2::timestamptz, $3::uuid)
 ORDER BY created_at ASC, id ASC
@@ -129,8 +225,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY created_at DESC, id DESC
 LIMIT $2
@@ -141,8 +243,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (created_at, id) < ($2::timestamptz, $3::uuid)
 ORDER BY created_at DESC, id DESC
@@ -152,8 +260,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY updated_at ASC, id ASC
 LIMIT $2
@@ -164,8 +278,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (updated_at, id) > ($2::timestamptz, $3::uuid)
 ORDER BY updated_at ASC, id ASC
@@ -175,8 +295,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY updated_at DESC, id DESC
 LIMIT $2
@@ -187,8 +313,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (updated_at, id) < ($2::timestamptz, $3::uuid)
 ORDER BY updated_at DESC, id DESC
@@ -198,8 +330,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY coalesce(due_at, 'infinity') ASC, id ASC
 LIMIT $2
@@ -210,8 +348,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (coalesce(due_at, 'infinity'), id) > (coalesce($2::timestamptz, 'infinity'), $3::uuid)
 ORDER BY coalesce(due_at, 'infinity') ASC, id ASC
@@ -221,8 +365,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY coalesce(due_at, 'infinity') DESC, id DESC
 LIMIT $2
@@ -233,8 +383,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (coalesce(due_at, 'infinity'), id) < (coalesce($2::timestamptz, 'infinity'), $3::uuid)
 ORDER BY coalesce(due_at, 'infinity') DESC, id DESC
@@ -244,8 +400,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY priority ASC, created_at ASC, id ASC
 LIMIT $2
@@ -257,8 +419,14 @@ LIMIT $2
 --   $4 = '00000000-0000-0000-0000-000000000001'
 --   $5 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (priority, created_at, id) > ($2::task_priority, $3::timestamptz, $4::uuid)
 ORDER BY priority ASC, created_at ASC, id ASC
@@ -268,8 +436,14 @@ LIMIT $5
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY priority DESC, created_at DESC, id DESC
 LIMIT $2
@@ -281,8 +455,14 @@ LIMIT $2
 --   $4 = '00000000-0000-0000-0000-000000000001'
 --   $5 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (priority, created_at, id) < ($2::task_priority, $3::timestamptz, $4::uuid)
 ORDER BY priority DESC, created_at DESC, id DESC
@@ -292,8 +472,14 @@ LIMIT $5
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY lower(title) ASC, id ASC
 LIMIT $2
@@ -304,8 +490,14 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (lower(title), id) > (lower($2::text), $3::uuid)
 ORDER BY lower(title) ASC, id ASC
@@ -315,8 +507,14 @@ LIMIT $4
 --   $1 = 'alice'
 --   $2 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 ORDER BY lower(title) DESC, id DESC
 LIMIT $2
@@ -327,12 +525,100 @@ LIMIT $2
 --   $3 = '00000000-0000-0000-0000-000000000001'
 --   $4 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND (lower(title), id) < (lower($2::text), $3::uuid)
 ORDER BY lower(title) DESC, id DESC
 LIMIT $4
+
+-- sort=position, first page
+--   $1 = 'alice'
+--   $2 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+ORDER BY coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) ASC,
+         coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) ASC, position ASC
+LIMIT $2
+
+-- sort=position, next page
+--   $1 = 'alice'
+--   $2 = null
+--   $3 = '00000000-0000-0000-0000-000000000001'
+--   $4 = 'a0V'
+--   $5 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+AND (coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid),
+     coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), position)
+    > (coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid),
+          coalesce($3::uuid, '00000000-0000-0000-0000-000000000000'::uuid), $4::text)
+ORDER BY coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) ASC,
+         coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) ASC, position ASC
+LIMIT $5
+
+-- sort=-position, first page
+--   $1 = 'alice'
+--   $2 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+ORDER BY coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) DESC,
+         coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) DESC, position DESC
+LIMIT $2
+
+-- sort=-position, next page
+--   $1 = 'alice'
+--   $2 = null
+--   $3 = '00000000-0000-0000-0000-000000000001'
+--   $4 = 'a0V'
+--   $5 = 21
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+AND (coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid),
+     coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid), position)
+    < (coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'::uuid),
+          coalesce($3::uuid, '00000000-0000-0000-0000-000000000000'::uuid), $4::text)
+ORDER BY coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) DESC,
+         coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) DESC, position DESC
+LIMIT $5
 
 -- all filters
 --   $1 = 'alice'
@@ -343,11 +629,19 @@ LIMIT $4
 --   $6 = 2026-11-01T00:00:00+00:00
 --   $7 = false
 --   $8 = '00000000-0000-0000-0000-000000000002'
---   $9 = 'milk:* & bread:*'
---   $10 = 21
+--   $9 = '00000000-0000-0000-0000-000000000003'
+--   $10 = '00000000-0000-0000-0000-000000000000'
+--   $11 = 'milk:* & bread:*'
+--   $12 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND completed = $2
 AND priority = any($3::task_priority[])
@@ -356,9 +650,11 @@ AND coalesce(due_at, 'infinity') < $5
 AND coalesce(due_at, 'infinity') >= $6 AND due_at IS NOT NULL
 AND (NOT completed AND coalesce(due_at < now(), false)) = $7
 AND series_id = $8
-AND search @@ to_tsquery('simple', $9)
+AND coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) = $9
+AND coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = $10
+AND search @@ to_tsquery('simple', $11)
 ORDER BY created_at DESC, id DESC
-LIMIT $10
+LIMIT $12
 
 -- all filters, sort=priority, next page
 --   $1 = 'alice'
@@ -369,14 +665,22 @@ LIMIT $10
 --   $6 = 2026-11-01T00:00:00+00:00
 --   $7 = false
 --   $8 = '00000000-0000-0000-0000-000000000002'
---   $9 = 'milk:* & bread:*'
---   $10 = 'medium'
---   $11 = 2026-11-22T09:30:00+00:00
---   $12 = '00000000-0000-0000-0000-000000000001'
---   $13 = 21
+--   $9 = '00000000-0000-0000-0000-000000000003'
+--   $10 = '00000000-0000-0000-0000-000000000000'
+--   $11 = 'milk:* & bread:*'
+--   $12 = 'medium'
+--   $13 = 2026-11-22T09:30:00+00:00
+--   $14 = '00000000-0000-0000-0000-000000000001'
+--   $15 = 21
 SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
-       revision, recurrence, time_zone, reminders, series_id
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
 FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
 WHERE user_id = $1
 AND completed = $2
 AND priority = any($3::task_priority[])
@@ -385,7 +689,9 @@ AND coalesce(due_at, 'infinity') < $5
 AND coalesce(due_at, 'infinity') >= $6 AND due_at IS NOT NULL
 AND (NOT completed AND coalesce(due_at < now(), false)) = $7
 AND series_id = $8
-AND search @@ to_tsquery('simple', $9)
-AND (priority, created_at, id) > ($10::task_priority, $11::timestamptz, $12::uuid)
+AND coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) = $9
+AND coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = $10
+AND search @@ to_tsquery('simple', $11)
+AND (priority, created_at, id) > ($12::task_priority, $13::timestamptz, $14::uuid)
 ORDER BY priority ASC, created_at ASC, id ASC
-LIMIT $13
+LIMIT $15

@@ -1,5 +1,7 @@
 """Random sequences of operations by several users: after every step, each user sees exactly
-their own tasks and trash, as a model predicts, and nothing else in the tables changed.
+their own tasks, lists and trash, as a model predicts, and nothing else in the tables changed.
+Lists are made, renamed, filed into, deleted (their tasks to the trash) and tasks moved among
+them, each attempted on other users' lists and tasks too.
 
 Every rule may pick any user's task for any user, so the sequences are full of attempts on
 other users' tasks (404 through one's own path, 403 through theirs) among the legitimate ones.
@@ -58,6 +60,7 @@ class Isolation(RuleBasedStateMachine):
     client: TestClient[Any]
     database_url: str
     tasks = Bundle("tasks")  # (owner, id)
+    made_lists = Bundle("lists")  # (owner, id)
     trashed = Bundle("trashed")  # (owner, id) of the tasks moved to the trash: restore and purge pick there
 
     def __init__(self) -> None:
@@ -67,6 +70,8 @@ class Isolation(RuleBasedStateMachine):
         self.owned: dict[str, set[str]] = {user: set() for user in USERS}  # every id a user ever had
         self.copies: dict[str, dict[str, dict[str, Any]]] = {user: {} for user in USERS}
         self.since = dict.fromkeys(USERS, 0)
+        self.lists: dict[str, dict[str, str]] = {user: {} for user in USERS}  # id -> name
+        self.list_of: dict[str, str | None] = {}  # each task's list, live or trashed
         with psycopg.connect(self.database_url) as connection:
             wipe = connection.execute(WIPE).fetchone()
             assert wipe is not None
@@ -96,7 +101,76 @@ class Isolation(RuleBasedStateMachine):
         task = response.json()
         self.model[user][task["id"]] = stored(task)
         self.owned[user].add(task["id"])
+        self.list_of[task["id"]] = None
         return user, task["id"]
+
+    @rule(target=made_lists, user=users, n=st.integers(min_value=0, max_value=10**6))
+    def create_list(self, user: str, n: int) -> MultipleResults[tuple[str, str]]:
+        response = self.call("POST", f"/api/{user}/lists", user, json={"name": f"list {n}"})
+        if f"list {n}" in self.lists[user].values():
+            assert response.status_code == 409
+            return multiple()
+        assert response.status_code == 201, response.text
+        made = response.json()
+        self.lists[user][made["id"]] = made["name"]
+        return multiple((user, made["id"]))
+
+    @rule(target=tasks, into=made_lists, user=users, title=titles)
+    def create_in_list(self, into: tuple[str, str], user: str, title: str) -> MultipleResults[tuple[str, str]]:
+        owner, list_id = into
+        response = self.call("POST", f"/api/{user}/tasks", user, json={"title": title, "list_id": list_id})
+        if user != owner or list_id not in self.lists[owner]:
+            assert response.status_code == 400, response.text  # another user's list is no list here
+            return multiple()
+        assert response.status_code == 201, response.text
+        task = response.json()
+        self.model[user][task["id"]] = stored(task)
+        self.owned[user].add(task["id"])
+        self.list_of[task["id"]] = list_id
+        return multiple((user, task["id"]))
+
+    @rule(into=made_lists, user=users, name=st.sampled_from(["a", "b", "c"]))
+    def rename_list(self, into: tuple[str, str], user: str, name: str) -> None:
+        owner, list_id = into
+        response = self.call("PATCH", f"/api/{user}/lists/{list_id}", user, json={"name": name})
+        if user != owner or list_id not in self.lists[owner]:
+            assert response.status_code == 404
+        elif name in {taken for other, taken in self.lists[owner].items() if other != list_id}:
+            assert response.status_code == 409
+        else:
+            assert response.status_code == 200, response.text
+            self.lists[owner][list_id] = name
+
+    @rule(target=trashed, into=made_lists, user=users)
+    def delete_list(self, into: tuple[str, str], user: str) -> MultipleResults[tuple[str, str]]:
+        owner, list_id = into
+        response = self.call("DELETE", f"/api/{user}/lists/{list_id}", user)
+        if user != owner or list_id not in self.lists[owner]:
+            assert response.status_code == 404
+            return multiple()
+        assert response.status_code == 204
+        del self.lists[owner][list_id]
+        gone = [task_id for task_id in self.model[owner] if self.list_of[task_id] == list_id]
+        for task_id in gone:
+            self.trash[owner][task_id] = self.model[owner].pop(task_id)
+        return multiple(*((owner, task_id) for task_id in gone))
+
+    @rule(task=tasks, user=users, into=st.none() | made_lists)
+    def move(self, task: tuple[str, str], user: str, into: tuple[str, str] | None) -> None:
+        owner, task_id = task
+        body: dict[str, Any] = {"after": None}
+        if into is not None:
+            body["list_id"] = into[1]
+        response = self.call("POST", f"/api/{user}/tasks/{task_id}/move", user, json=body)
+        if user != owner or task_id not in self.model[owner]:
+            assert response.status_code == 404
+        elif into is not None and (into[0] != owner or into[1] not in self.lists[owner]):
+            assert response.status_code == 400, response.text
+        else:
+            assert response.status_code == 200, response.text
+            if into is not None:  # else it stays in its list
+                self.list_of[task_id] = into[1]
+            assert response.json()["list_id"] == self.list_of[task_id]
 
     @rule(task=tasks, user=users, title=titles)
     def rename(self, task: tuple[str, str], user: str, title: str) -> None:
@@ -129,6 +203,9 @@ class Isolation(RuleBasedStateMachine):
             assert response.status_code == 200, response.text
             assert stored(response.json()) == self.trash[owner][task_id]  # as it was
             self.model[owner][task_id] = self.trash[owner].pop(task_id)
+            if self.list_of[task_id] not in self.lists[owner]:  # its list is gone: the inbox
+                self.list_of[task_id] = None
+            assert response.json()["list_id"] == self.list_of[task_id]
         else:
             assert response.status_code == 404
 
@@ -217,6 +294,11 @@ class Isolation(RuleBasedStateMachine):
             assert {task["user_id"] for task in listed} <= {user}
             stats = self.call("GET", f"/api/{user}/tasks/stats", user).json()
             assert stats["total"] == len(self.model[user])
+            assert {task["id"]: task["list_id"] for task in listed} == {
+                task_id: self.list_of[task_id] for task_id in self.model[user]
+            }
+            mine = self.call("GET", f"/api/{user}/lists", user).json()
+            assert {item["id"]: item["name"] for item in mine} == self.lists[user]
             trashed = self.call("GET", f"/api/{user}/trash", user, params={"limit": 200}).json()
             assert {task["id"]: stored(task) for task in trashed} == self.trash[user]
             # From where the user's client stopped, syncing while has_more gives exactly the live tasks.

@@ -46,6 +46,8 @@ FILTERS: dict[str, dict[str, Any]] = {
     "overdue": {"overdue": False},
     "series_id": {"series_id": uuid.UUID(int=2)},
     "q": {"search": listing.search_terms("milk bread")},
+    "list_id": {"list_id": uuid.UUID(int=3)},
+    "parent_id": {"parent_id": uuid.UUID(int=0)},
 }
 ALL_FILTERS = {name: value for filters in FILTERS.values() for name, value in filters.items()}
 # A cursor's position for each sort, in the order of listing.POSITION_FIELDS.
@@ -55,6 +57,7 @@ POSITIONS: dict[SortKey, tuple[Any, ...]] = {
     "due_at": (None, TASK_ID),
     "priority": ("medium", WHEN, TASK_ID),
     "title": ("Buy milk", TASK_ID),
+    "position": (None, TASK_ID, "a0V"),
 }
 
 

@@ -242,7 +242,7 @@ async def test_a_cursor_is_only_good_for_its_sort(client: TestClient, tasks: dic
 
 async def test_unknown_parameters_are_refused_on_every_endpoint(client: TestClient, tasks: dict[str, Any]) -> None:
     task_id = tasks["Gym"]["id"]
-    for method, url in [("GET", f"{LIST}/{task_id}"), ("GET", "/api/alice/tags"), ("DELETE", f"{LIST}/{task_id}")]:
+    for method, url in [("GET", f"{LIST}/{task_id}"), ("GET", "/api/alice/lists"), ("DELETE", f"{LIST}/{task_id}")]:
         response = await client.request(method, url, params={"x": "1"}, headers=ALICE)
         assert response.status_code == 400, (method, url)
         assert "this endpoint takes none" in problem_of(response)["detail"]

@@ -26,6 +26,7 @@ from service.db.urls import asyncpg_dsn
 from service.reminders.queries import LIST_REMINDERS
 from service.sync.queries import CHANGES
 from service.tasks import listing, statements
+from service.tasks.queries import MOVE_PLAN
 from service.tasks.statements import SortKey, TaskQuery
 from service.trash.queries import LIST_TRASH, LIST_TRASH_AFTER
 
@@ -39,6 +40,9 @@ FILTERS: dict[str, dict[str, Any]] = {
     "due_after": {"due_after": NOW},
     "overdue": {"overdue": True},
     "search": {"search": listing.search_terms("mil")},
+    "list_id": {"list_id": uuid.UUID(int=0)},
+    "parent_id": {"parent_id": uuid.UUID(int=0)},
+    "list_id and parent_id": {"list_id": uuid.UUID(int=0), "parent_id": uuid.UUID(int=0)},
     "all of them": {
         "completed": False,
         "priorities": ("high",),
@@ -54,8 +58,9 @@ SORT_INDEXES: dict[SortKey, str] = {
     "due_at": "tasks_user_due_idx",
     "priority": "tasks_user_priority_idx",
     "title": "tasks_user_title_idx",
+    "position": "tasks_user_place_position_idx",
 }
-FILLED = ["tasks", "trashed_tasks", "task_tombstones"]
+FILLED = ["tasks", "trashed_tasks", "task_tombstones", "lists", "list_tombstones"]
 TRASHED_FROM = 20_000  # each user's trashed tasks have revisions from here to 1,000 more; their tasks, up to 10,001
 BURIED_FROM = 30_000  # and their tombstones from here
 POSITIONS: dict[SortKey, tuple[Any, ...]] = {
@@ -64,6 +69,7 @@ POSITIONS: dict[SortKey, tuple[Any, ...]] = {
     "due_at": (None, uuid.UUID(int=0)),
     "priority": ("medium", NOW, uuid.UUID(int=0)),
     "title": ("task 5", uuid.UUID(int=0)),
+    "position": (None, None, "d00A0"),
 }
 
 
@@ -103,7 +109,7 @@ async def _fill(url: str) -> None:
         await connection.execute(
             """
             INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, revision,
-                               reminders, recurrence, series_id, anchor_at)
+                               reminders, recurrence, series_id, anchor_at, position)
             SELECT 'user-' || lpad((n % 100)::text, 3, '0'),
                    'task ' || n || ' ' || (ARRAY['milk', 'report', 'call', 'gym', 'book'])[1 + n % 5],
                    CASE WHEN n % 3 = 0 THEN 'notes for ' || n END,
@@ -120,7 +126,9 @@ async def _fill(url: str) -> None:
                    CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1 THEN 'FREQ=DAILY' END,
                    CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1 THEN md5('series ' || n % 5000)::uuid END,
                    CASE WHEN n % 2 = 0 AND n / 100 % 4 = 1
-                        THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END  -- anchored at due_at
+                        THEN $1::timestamptz + (n % 1000 - 500) * interval '1 hour' END,  -- anchored at due_at
+                   -- In creation order, as migration 0009 numbers the tasks it finds: 'd' and four digits.
+                   'd' || lpad(to_hex(n / 100), 4, '0')
             FROM generate_series(1, 1000000) AS n
             """,
             NOW,
@@ -154,6 +162,40 @@ async def _fill(url: str) -> None:
             SELECT 'user-' || lpad(u::text, 3, '0'), 10000, $1, 0 FROM generate_series(0, 99) AS u
             """,
             BURIED_FROM + 1000,
+        )
+        # 20 lists per user, half the tasks filed in them, a twentieth of those subtasks of another there.
+        await connection.execute(
+            """
+            INSERT INTO lists (user_id, id, name, revision, created_at, updated_at)
+            SELECT 'user-' || lpad((n % 100)::text, 3, '0'), md5('list ' || n)::uuid, 'list ' || n,
+                   $2::bigint + n / 100, $1, $1
+            FROM generate_series(0, 1999) AS n
+            """,
+            NOW,
+            BURIED_FROM + 2000,
+        )
+        await connection.execute(
+            """
+            UPDATE tasks SET list_id = md5('list ' || (revision % 20 * 100 + substr(user_id, 6)::integer))::uuid
+            WHERE revision % 2 = 0
+            """
+        )
+        await connection.execute(
+            """
+            UPDATE tasks AS sub SET parent_id = parent.id
+            FROM tasks AS parent
+            WHERE sub.revision % 40 = 2 AND parent.user_id = sub.user_id AND parent.revision = sub.revision - 20
+            """
+        )
+        await connection.execute(
+            """
+            INSERT INTO list_tombstones (user_id, list_id, revision, deleted_at)
+            SELECT 'user-' || lpad((n % 100)::text, 3, '0'), gen_random_uuid(), $2::bigint + n / 100,
+                   $1::timestamptz - n * interval '1 minute'
+            FROM generate_series(1, 10000) AS n
+            """,
+            NOW,
+            BURIED_FROM + 3000,
         )
         # What the triggers would have made: a row for each reminder of an open task.
         await connection.execute(
@@ -254,8 +296,16 @@ def test_every_sort_has_an_index_here() -> None:
 
 async def test_the_generic_plan_is_for_any_values(million: asyncpg.Connection) -> None:
     generic = await million.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
-    [scan] = [node for node in await explain(million, LIST_TRASH.sql, USER, 101) if "Index Cond" in node]
+    plan = await explain(million, LIST_TRASH.sql, USER, 101)
+    [scan] = [node for node in plan if node.get("Index Name") == "trashed_tasks_user_deleted_idx"]
     assert (scan["Index Cond"] == "(user_id = $1)") is generic, scan
+
+
+def counts(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The scans that count a task's subtasks, each through its parent index."""
+    return [
+        node for node in plan if node.get("Index Name") in {"tasks_user_parent_idx", "trashed_tasks_user_parent_idx"}
+    ]
 
 
 # The change feed's sources, each read through its (user_id, revision) index.
@@ -263,13 +313,16 @@ REVISION_INDEXES = {
     "tasks": "tasks_user_revision_idx",
     "trashed_tasks": "trashed_tasks_user_revision_idx",
     "task_tombstones": "task_tombstones_user_revision_idx",
+    "lists": "lists_user_revision_idx",
+    "list_tombstones": "list_tombstones_user_revision_idx",
 }
 
 
 @pytest.mark.parametrize("since", [5_000, TRASHED_FROM + 500], ids=["behind on tasks", "behind on trash"])
 async def test_the_change_feed_merges_three_revision_index_scans(million: asyncpg.Connection, since: int) -> None:
     plan = await explain(million, CHANGES.sql, USER, since, 501)  # a page of 500, and one more to tell has_more
-    sources = [node for node in plan if node.get("Relation Name") in REVISION_INDEXES]
+    # Each page's task also has its subtasks counted, through their own index: not a source.
+    sources = [node for node in plan if node.get("Relation Name") in REVISION_INDEXES and node not in counts(plan)]
     assert {node["Relation Name"]: node.get("Index Name") for node in sources} == REVISION_INDEXES, plan
     assert len(sources) == len(REVISION_INDEXES), plan
     for scan in sources:  # each starts at (user_id, since) and reads on in revision order
@@ -291,7 +344,7 @@ async def test_the_trash_reads_its_index_in_order(million: asyncpg.Connection, p
     else:
         plan = await explain(million, LIST_TRASH.sql, USER, 101)
     assert not any(node["Node Type"] in {"Sort", "Incremental Sort", "Seq Scan"} for node in plan), plan
-    [scan] = [node for node in plan if node.get("Relation Name") == "trashed_tasks"]
+    [scan] = [node for node in plan if node.get("Relation Name") == "trashed_tasks" and node not in counts(plan)]
     assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", "trashed_tasks_user_deleted_idx"), scan
     assert "user_id = " in scan["Index Cond"], scan
     assert "Filter" not in scan, scan
@@ -329,3 +382,17 @@ async def test_a_day_of_reminders_is_a_range_of_their_index_joined_by_primary_ke
         elif node is not reminders[0]:
             assert node.get("Index Name") == "tasks_pkey", node
             assert re.search(r"user_id = .*\bid = task_reminders\.task_id", node["Index Cond"]), node
+
+
+async def test_a_moves_reads_are_index_scans_of_one_place(million: asyncpg.Connection) -> None:
+    task, after = await million.fetch(
+        "SELECT id FROM tasks WHERE user_id = $1 AND list_id = $2 AND parent_id IS NULL ORDER BY position LIMIT 2",
+        USER,
+        await million.fetchval("SELECT id FROM lists WHERE user_id = $1 LIMIT 1", USER),
+    )
+    plan = await explain(million, MOVE_PLAN.sql, USER, task["id"], False, None, False, None, after["id"])
+    assert not any(node["Node Type"] in {"Seq Scan", "Sort", "Incremental Sort"} for node in plan), plan
+    assert "tasks_user_place_position_idx" in {node.get("Index Name") for node in plan}, plan
+    for node in plan:
+        if "Index Name" in node:
+            assert "user_id = " in node.get("Index Cond", ""), node

@@ -58,6 +58,11 @@ async def test_create_returns_the_task_with_location(client: TestClient) -> None
         "time_zone",
         "reminders",
         "series_id",
+        "list_id",
+        "parent_id",
+        "position",
+        "subtasks",
+        "subtasks_open",
     }
 
 

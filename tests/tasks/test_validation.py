@@ -15,7 +15,8 @@ from service.app import create_app
 from service.config import Settings
 from service.db.pool import Database
 from service.http import body
-from service.tasks.schemas import CompletedUpdate, TaskCreate, TaskReplace, TaskUpdate
+from service.lists.schemas import ListWrite
+from service.tasks.schemas import CompletedUpdate, TaskCreate, TaskMove, TaskReplace, TaskUpdate
 from tests.conftest import ALICE, TestClient
 
 JSON_ALICE = {**ALICE, "Content-Type": "application/json"}
@@ -212,7 +213,7 @@ async def test_text_with_nul_that_slips_past_the_checks_is_a_400_not_a_500(
     assert "text with NUL reached the database during GET /api/alice/echo" in caplog.text
 
 
-REQUEST_BODIES = (TaskCreate, TaskReplace, TaskUpdate, CompletedUpdate)
+REQUEST_BODIES = (TaskCreate, TaskReplace, TaskUpdate, CompletedUpdate, TaskMove, ListWrite)
 
 
 async def test_strict_decoding_keeps_one_decoder_per_body_type(client: TestClient) -> None:

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Changes since a revision
-         * @description Every task changed after revision `since`, in its latest state, and the ids of the tasks deleted since (moved to the trash or purged), each id at most once, oldest change first. Send the answer's `revision` as `since` next time; while `has_more`, call again at once. Without `since` (or 0): every task, and no deletions. Revisions are the user's own, handed out in commit order: nothing numbered at or below a `revision` you have been sent can appear later. See docs/sync.md.
+         * @description Every task changed after revision `since`, in its latest state, and the ids of the tasks deleted since (moved to the trash or purged), and likewise every list changed and the ids of the lists deleted, each id at most once, oldest change first. Send the answer's `revision` as `since` next time; while `has_more`, call again at once. Without `since` (or 0): every task, and no deletions. Revisions are the user's own, handed out in commit order: nothing numbered at or below a `revision` you have been sent can appear later. See docs/sync.md.
          */
         get: operations["ApiUserIdChangesChanges"];
         put?: never;
@@ -59,6 +59,52 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{user_id}/lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List lists
+         * @description Every list of the user (at most MAX_LISTS_PER_USER, 200 by default, so no pages), oldest first. Tasks without a list are in the inbox, which is no list: `GET .../tasks?list_id=null`.
+         */
+        get: operations["ApiUserIdListsListLists"];
+        put?: never;
+        /** Create a list */
+        post: operations["ApiUserIdListsCreateList"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/lists/{list_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a list */
+        get: operations["ApiUserIdListsListIdGetList"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a list
+         * @description Deletes the list and moves its tasks, subtasks included, to the trash, in one transaction. A task restored from the trash after its list is gone comes back in the inbox.
+         */
+        delete: operations["ApiUserIdListsListIdDeleteList"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a list
+         * @description The name is the only writable field; the same name changes nothing (not even `revision`).
+         */
+        patch: operations["ApiUserIdListsListIdRenameList"];
+        trace?: never;
+    };
     "/api/{user_id}/reminders": {
         parameters: {
             query?: never;
@@ -88,7 +134,7 @@ export interface paths {
         };
         /**
          * List tags
-         * @description The user's tags with how many tasks carry each, most used first.
+         * @description The user's tags with how many tasks carry each, most used first; with `list_id`, counted on that list's tasks only.
          */
         get: operations["ApiUserIdTagsListTags"];
         put?: never;
@@ -112,7 +158,10 @@ export interface paths {
          */
         get: operations["ApiUserIdTasksListTasks"];
         put?: never;
-        /** Create a task */
+        /**
+         * Create a task
+         * @description The new task goes last in its list (the inbox without `list_id`; the parent's list for a subtask without `list_id`), under its parent if `parent_id` is given. A `list_id` or `parent_id` the user does not have, a parent that is a subtask itself or in another list, is a 400 naming the field.
+         */
         post: operations["ApiUserIdTasksCreateTask"];
         /**
          * Clear completed tasks
@@ -133,7 +182,7 @@ export interface paths {
         };
         /**
          * Task statistics
-         * @description Totals over all of the user's tasks, per priority and per tag, from one query. `overdue` and `due_today` count open tasks.
+         * @description Totals over all of the user's tasks, per priority and per tag, from one query. `overdue` and `due_today` count open tasks. With `list_id`, of that list's tasks only.
          */
         get: operations["ApiUserIdTasksStatsTaskStats"];
         put?: never;
@@ -158,7 +207,7 @@ export interface paths {
         get: operations["ApiUserIdTasksTaskIdGetTask"];
         /**
          * Replace a task
-         * @description Sets the whole content: an omitted field gets its default (description and due_at null, priority medium, no tags), except `completed`, which is set when given and kept when omitted. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
+         * @description Sets the whole content: an omitted field gets its default (description and due_at null, priority medium, no tags), except `completed`, `list_id` and `parent_id`, which are set when given and kept when omitted. A `list_id` or `parent_id` that changes puts the task last there (a task moving to another list takes its subtasks along); the rules are those of a create, checked before anything is written. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
          */
         put: operations["ApiUserIdTasksTaskIdReplaceTask"];
         post?: never;
@@ -171,7 +220,7 @@ export interface paths {
         head?: never;
         /**
          * Update some fields of a task
-         * @description Changes only the fields given; at least one is required. `description: null` and `due_at: null` clear them. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
+         * @description Changes only the fields given; at least one is required. `description: null` and `due_at: null` clear them. A `list_id` or `parent_id` that changes puts the task last there (a task moving to another list takes its subtasks along); the rules are those of a create, checked before anything is written. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
          */
         patch: operations["ApiUserIdTasksTaskIdUpdateTask"];
         trace?: never;
@@ -194,6 +243,26 @@ export interface paths {
          * @description Without a body, flips `completed` atomically. With `{"completed": true|false}`, sets that value, so a retry is harmless. `completed_at` follows. With `If-Match` (the task's ETag), writes only if the task has not changed since; otherwise 412 and nothing is written.
          */
         patch: operations["ApiUserIdTasksTaskIdCompleteCompleteTask"];
+        trace?: never;
+    };
+    "/api/{user_id}/tasks/{task_id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a task
+         * @description Puts the task right after `after` (null: first) in its list and under its parent, or in `list_id` (null: the inbox) and under `parent_id` (null: none) when given. Without `parent_id` the task keeps its parent while it stays in its list, and has none in another. A task moving to another list takes its subtasks along. Only the moved rows change (and their `revision`); two moves at once never leave two tasks at one position. `after` must be in the place the task goes to: another list or parent is a 400 naming it; so are a list, parent or `after` the user does not have, a parent that is a subtask, and a task with subtasks given a parent.
+         */
+        post: operations["ApiUserIdTasksTaskIdMoveMoveTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/{user_id}/tasks/{task_id}/occurrences": {
@@ -271,7 +340,7 @@ export interface paths {
         put?: never;
         /**
          * Restore a task
-         * @description Puts the task back among the user's tasks, as it was when deleted, with a new `revision`.
+         * @description Puts the task back among the user's tasks, as it was when deleted, with a new `revision`, and the subtasks deleted with it. Its list if the user still has it, else the inbox; under its parent if that is live there, else at the top; at its old position if free, else last.
          */
         post: operations["ApiUserIdTrashTaskIdRestoreRestoreTask"];
         delete?: never;
@@ -326,8 +395,10 @@ export interface components {
     schemas: {
         /** Changes */
         Changes: {
+            deleted_lists: string[];
             deleted_tasks: string[];
             has_more: boolean;
+            lists: components["schemas"]["TaskList"][];
             revision: number;
             tasks: components["schemas"]["Task"][];
         };
@@ -342,6 +413,14 @@ export interface components {
         /** Health */
         Health: {
             status: string;
+        };
+        /** ListWrite */
+        ListWrite: {
+            /**
+             * @description 1 to 100 characters after surrounding white space is trimmed; unique per user, ignoring case.
+             * @example Groceries
+             */
+            name: string;
         };
         /** Problem */
         Problem: {
@@ -379,12 +458,17 @@ export interface components {
             due_at: string | null;
             /** Format: uuid */
             id: string;
+            list_id: string | null;
+            parent_id: string | null;
+            position: string;
             /** @enum {string} */
             priority: "low" | "medium" | "high";
             recurrence: string | null;
             reminders: number[];
             revision: number;
             series_id: string | null;
+            subtasks: number;
+            subtasks_open: number;
             tags: string[];
             time_zone: string;
             title: string;
@@ -404,6 +488,10 @@ export interface components {
              * @example 2026-11-30T17:00:00Z
              */
             due_at?: string | null;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
             /**
              * @default medium
              * @enum {string}
@@ -443,6 +531,27 @@ export interface components {
              */
             title: string;
         };
+        /** TaskList */
+        TaskList: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            revision: number;
+            /** Format: date-time */
+            updated_at: string;
+            user_id: string;
+        };
+        /** TaskMove */
+        TaskMove: {
+            /** @description The task to go right after, in the place the task goes to; null: first there. */
+            after: string | null;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
+        };
         /** TaskReplace */
         TaskReplace: {
             completed?: boolean | null;
@@ -456,6 +565,10 @@ export interface components {
              * @example 2026-11-30T17:00:00Z
              */
             due_at?: string | null;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
             /**
              * @default medium
              * @enum {string}
@@ -522,6 +635,10 @@ export interface components {
              * @example 2026-11-30T17:00:00Z
              */
             due_at?: string | null;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
             priority?: "low" | "medium" | "high";
             /**
              * @description An RFC 5545 RRULE value: FREQ (DAILY, WEEKLY, MONTHLY or YEARLY), and optionally INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, and COUNT or UNTIL. Needs `due_at`, the first occurrence. A leading `RRULE:` is accepted and dropped.
@@ -568,12 +685,17 @@ export interface components {
             due_at: string | null;
             /** Format: uuid */
             id: string;
+            list_id: string | null;
+            parent_id: string | null;
+            position: string;
             /** @enum {string} */
             priority: "low" | "medium" | "high";
             recurrence: string | null;
             reminders: number[];
             revision: number;
             series_id: string | null;
+            subtasks: number;
+            subtasks_open: number;
             tags: string[];
             time_zone: string;
             title: string;
@@ -592,11 +714,14 @@ export type Changes = components['schemas']['Changes'];
 export type CompletedUpdate = components['schemas']['CompletedUpdate'];
 export type Deleted = components['schemas']['Deleted'];
 export type Health = components['schemas']['Health'];
+export type ListWrite = components['schemas']['ListWrite'];
 export type Problem = components['schemas']['Problem'];
 export type Reminder = components['schemas']['Reminder'];
 export type TagCount = components['schemas']['TagCount'];
 export type Task = components['schemas']['Task'];
 export type TaskCreate = components['schemas']['TaskCreate'];
+export type TaskList = components['schemas']['TaskList'];
+export type TaskMove = components['schemas']['TaskMove'];
 export type TaskReplace = components['schemas']['TaskReplace'];
 export type TaskStats = components['schemas']['TaskStats'];
 export type TaskUpdate = components['schemas']['TaskUpdate'];
@@ -821,6 +946,678 @@ export interface operations {
             };
         };
     };
+    ApiUserIdListsListLists: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskList"][];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdListsCreateList: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListWrite"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description Path of the new list */
+                    Location: string;
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskList"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has a list of that name already (ignoring case), or MAX_LISTS_PER_USER lists (200 by default). Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdListsListIdGetList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskList"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such list for this user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdListsListIdDeleteList: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such list for this user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdListsListIdRenameList: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListWrite"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskList"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such list for this user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user has a list of that name already (ignoring case). Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiUserIdRemindersListReminders: {
         parameters: {
             query?: {
@@ -929,7 +1726,10 @@ export interface operations {
     };
     ApiUserIdTagsListTags: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Only the tasks of this list (a list's `id`), or of the inbox (`null`). */
+                list_id?: string;
+            };
             header?: never;
             path: {
                 user_id: string;
@@ -1045,10 +1845,14 @@ export interface operations {
                 overdue?: boolean;
                 /** @description Only the occurrences of this series (a task's `series_id`). */
                 series_id?: string;
+                /** @description Only the tasks of this list (a list's `id`), or of the inbox (`null`). */
+                list_id?: string;
+                /** @description Only the subtasks of this task, or (`null`) only the tasks that are no subtask. */
+                parent_id?: string;
                 /** @description Words to find in title or description; each matches the start of a word, so `mil` finds milk. Only letters and digits make words: `?!` finds nothing. */
                 q?: string;
-                /** @description Order by this field, `-` first for descending; ties are broken by id. A task without a due date sorts as if due at infinity; `priority` sorts low < medium < high, then by creation time. */
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "due_at" | "-due_at" | "priority" | "-priority" | "title" | "-title";
+                /** @description Order by this field, `-` first for descending; ties are broken by id. A task without a due date sorts as if due at infinity; `priority` sorts low < medium < high, then by creation time. `position` is the user's own order (`POST .../move`): by list (the inbox first), the tasks that are no subtask before the subtasks, these by parent, and each group by position; with `list_id` and `parent_id` given, just the one group in order. */
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "due_at" | "-due_at" | "priority" | "-priority" | "title" | "-title" | "position" | "-position";
                 /** @description Tasks per page. */
                 limit?: number;
                 /** @description Where the page starts: opaque, from the previous page's `Link` header; valid with the same `sort`. */
@@ -1447,6 +2251,8 @@ export interface operations {
     ApiUserIdTasksStatsTaskStats: {
         parameters: {
             query?: {
+                /** @description Only the tasks of this list (a list's `id`), or of the inbox (`null`). */
+                list_id?: string;
                 /** @description IANA time zone whose calendar day is today for `due_today`. */
                 tz?: "Africa/Abidjan" | "Africa/Accra" | "Africa/Addis_Ababa" | "Africa/Algiers" | "Africa/Asmara" | "Africa/Asmera" | "Africa/Bamako" | "Africa/Bangui" | "Africa/Banjul" | "Africa/Bissau" | "Africa/Blantyre" | "Africa/Brazzaville" | "Africa/Bujumbura" | "Africa/Cairo" | "Africa/Casablanca" | "Africa/Ceuta" | "Africa/Conakry" | "Africa/Dakar" | "Africa/Dar_es_Salaam" | "Africa/Djibouti" | "Africa/Douala" | "Africa/El_Aaiun" | "Africa/Freetown" | "Africa/Gaborone" | "Africa/Harare" | "Africa/Johannesburg" | "Africa/Juba" | "Africa/Kampala" | "Africa/Khartoum" | "Africa/Kigali" | "Africa/Kinshasa" | "Africa/Lagos" | "Africa/Libreville" | "Africa/Lome" | "Africa/Luanda" | "Africa/Lubumbashi" | "Africa/Lusaka" | "Africa/Malabo" | "Africa/Maputo" | "Africa/Maseru" | "Africa/Mbabane" | "Africa/Mogadishu" | "Africa/Monrovia" | "Africa/Nairobi" | "Africa/Ndjamena" | "Africa/Niamey" | "Africa/Nouakchott" | "Africa/Ouagadougou" | "Africa/Porto-Novo" | "Africa/Sao_Tome" | "Africa/Timbuktu" | "Africa/Tripoli" | "Africa/Tunis" | "Africa/Windhoek" | "America/Adak" | "America/Anchorage" | "America/Anguilla" | "America/Antigua" | "America/Araguaina" | "America/Argentina/Buenos_Aires" | "America/Argentina/Catamarca" | "America/Argentina/ComodRivadavia" | "America/Argentina/Cordoba" | "America/Argentina/Jujuy" | "America/Argentina/La_Rioja" | "America/Argentina/Mendoza" | "America/Argentina/Rio_Gallegos" | "America/Argentina/Salta" | "America/Argentina/San_Juan" | "America/Argentina/San_Luis" | "America/Argentina/Tucuman" | "America/Argentina/Ushuaia" | "America/Aruba" | "America/Asuncion" | "America/Atikokan" | "America/Atka" | "America/Bahia" | "America/Bahia_Banderas" | "America/Barbados" | "America/Belem" | "America/Belize" | "America/Blanc-Sablon" | "America/Boa_Vista" | "America/Bogota" | "America/Boise" | "America/Buenos_Aires" | "America/Cambridge_Bay" | "America/Campo_Grande" | "America/Cancun" | "America/Caracas" | "America/Catamarca" | "America/Cayenne" | "America/Cayman" | "America/Chicago" | "America/Chihuahua" | "America/Ciudad_Juarez" | "America/Coral_Harbour" | "America/Cordoba" | "America/Costa_Rica" | "America/Coyhaique" | "America/Creston" | "America/Cuiaba" | "America/Curacao" | "America/Danmarkshavn" | "America/Dawson" | "America/Dawson_Creek" | "America/Denver" | "America/Detroit" | "America/Dominica" | "America/Edmonton" | "America/Eirunepe" | "America/El_Salvador" | "America/Ensenada" | "America/Fort_Nelson" | "America/Fort_Wayne" | "America/Fortaleza" | "America/Glace_Bay" | "America/Godthab" | "America/Goose_Bay" | "America/Grand_Turk" | "America/Grenada" | "America/Guadeloupe" | "America/Guatemala" | "America/Guayaquil" | "America/Guyana" | "America/Halifax" | "America/Havana" | "America/Hermosillo" | "America/Indiana/Indianapolis" | "America/Indiana/Knox" | "America/Indiana/Marengo" | "America/Indiana/Petersburg" | "America/Indiana/Tell_City" | "America/Indiana/Vevay" | "America/Indiana/Vincennes" | "America/Indiana/Winamac" | "America/Indianapolis" | "America/Inuvik" | "America/Iqaluit" | "America/Jamaica" | "America/Jujuy" | "America/Juneau" | "America/Kentucky/Louisville" | "America/Kentucky/Monticello" | "America/Knox_IN" | "America/Kralendijk" | "America/La_Paz" | "America/Lima" | "America/Los_Angeles" | "America/Louisville" | "America/Lower_Princes" | "America/Maceio" | "America/Managua" | "America/Manaus" | "America/Marigot" | "America/Martinique" | "America/Matamoros" | "America/Mazatlan" | "America/Mendoza" | "America/Menominee" | "America/Merida" | "America/Metlakatla" | "America/Mexico_City" | "America/Miquelon" | "America/Moncton" | "America/Monterrey" | "America/Montevideo" | "America/Montreal" | "America/Montserrat" | "America/Nassau" | "America/New_York" | "America/Nipigon" | "America/Nome" | "America/Noronha" | "America/North_Dakota/Beulah" | "America/North_Dakota/Center" | "America/North_Dakota/New_Salem" | "America/Nuuk" | "America/Ojinaga" | "America/Panama" | "America/Pangnirtung" | "America/Paramaribo" | "America/Phoenix" | "America/Port-au-Prince" | "America/Port_of_Spain" | "America/Porto_Acre" | "America/Porto_Velho" | "America/Puerto_Rico" | "America/Punta_Arenas" | "America/Rainy_River" | "America/Rankin_Inlet" | "America/Recife" | "America/Regina" | "America/Resolute" | "America/Rio_Branco" | "America/Rosario" | "America/Santa_Isabel" | "America/Santarem" | "America/Santiago" | "America/Santo_Domingo" | "America/Sao_Paulo" | "America/Scoresbysund" | "America/Shiprock" | "America/Sitka" | "America/St_Barthelemy" | "America/St_Johns" | "America/St_Kitts" | "America/St_Lucia" | "America/St_Thomas" | "America/St_Vincent" | "America/Swift_Current" | "America/Tegucigalpa" | "America/Thule" | "America/Thunder_Bay" | "America/Tijuana" | "America/Toronto" | "America/Tortola" | "America/Vancouver" | "America/Virgin" | "America/Whitehorse" | "America/Winnipeg" | "America/Yakutat" | "America/Yellowknife" | "Antarctica/Casey" | "Antarctica/Davis" | "Antarctica/DumontDUrville" | "Antarctica/Macquarie" | "Antarctica/Mawson" | "Antarctica/McMurdo" | "Antarctica/Palmer" | "Antarctica/Rothera" | "Antarctica/South_Pole" | "Antarctica/Syowa" | "Antarctica/Troll" | "Antarctica/Vostok" | "Arctic/Longyearbyen" | "Asia/Aden" | "Asia/Almaty" | "Asia/Amman" | "Asia/Anadyr" | "Asia/Aqtau" | "Asia/Aqtobe" | "Asia/Ashgabat" | "Asia/Ashkhabad" | "Asia/Atyrau" | "Asia/Baghdad" | "Asia/Bahrain" | "Asia/Baku" | "Asia/Bangkok" | "Asia/Barnaul" | "Asia/Beirut" | "Asia/Bishkek" | "Asia/Brunei" | "Asia/Calcutta" | "Asia/Chita" | "Asia/Choibalsan" | "Asia/Chongqing" | "Asia/Chungking" | "Asia/Colombo" | "Asia/Dacca" | "Asia/Damascus" | "Asia/Dhaka" | "Asia/Dili" | "Asia/Dubai" | "Asia/Dushanbe" | "Asia/Famagusta" | "Asia/Gaza" | "Asia/Harbin" | "Asia/Hebron" | "Asia/Ho_Chi_Minh" | "Asia/Hong_Kong" | "Asia/Hovd" | "Asia/Irkutsk" | "Asia/Istanbul" | "Asia/Jakarta" | "Asia/Jayapura" | "Asia/Jerusalem" | "Asia/Kabul" | "Asia/Kamchatka" | "Asia/Karachi" | "Asia/Kashgar" | "Asia/Kathmandu" | "Asia/Katmandu" | "Asia/Khandyga" | "Asia/Kolkata" | "Asia/Krasnoyarsk" | "Asia/Kuala_Lumpur" | "Asia/Kuching" | "Asia/Kuwait" | "Asia/Macao" | "Asia/Macau" | "Asia/Magadan" | "Asia/Makassar" | "Asia/Manila" | "Asia/Muscat" | "Asia/Nicosia" | "Asia/Novokuznetsk" | "Asia/Novosibirsk" | "Asia/Omsk" | "Asia/Oral" | "Asia/Phnom_Penh" | "Asia/Pontianak" | "Asia/Pyongyang" | "Asia/Qatar" | "Asia/Qostanay" | "Asia/Qyzylorda" | "Asia/Rangoon" | "Asia/Riyadh" | "Asia/Saigon" | "Asia/Sakhalin" | "Asia/Samarkand" | "Asia/Seoul" | "Asia/Shanghai" | "Asia/Singapore" | "Asia/Srednekolymsk" | "Asia/Taipei" | "Asia/Tashkent" | "Asia/Tbilisi" | "Asia/Tehran" | "Asia/Tel_Aviv" | "Asia/Thimbu" | "Asia/Thimphu" | "Asia/Tokyo" | "Asia/Tomsk" | "Asia/Ujung_Pandang" | "Asia/Ulaanbaatar" | "Asia/Ulan_Bator" | "Asia/Urumqi" | "Asia/Ust-Nera" | "Asia/Vientiane" | "Asia/Vladivostok" | "Asia/Yakutsk" | "Asia/Yangon" | "Asia/Yekaterinburg" | "Asia/Yerevan" | "Atlantic/Azores" | "Atlantic/Bermuda" | "Atlantic/Canary" | "Atlantic/Cape_Verde" | "Atlantic/Faeroe" | "Atlantic/Faroe" | "Atlantic/Jan_Mayen" | "Atlantic/Madeira" | "Atlantic/Reykjavik" | "Atlantic/South_Georgia" | "Atlantic/St_Helena" | "Atlantic/Stanley" | "Australia/ACT" | "Australia/Adelaide" | "Australia/Brisbane" | "Australia/Broken_Hill" | "Australia/Canberra" | "Australia/Currie" | "Australia/Darwin" | "Australia/Eucla" | "Australia/Hobart" | "Australia/LHI" | "Australia/Lindeman" | "Australia/Lord_Howe" | "Australia/Melbourne" | "Australia/NSW" | "Australia/North" | "Australia/Perth" | "Australia/Queensland" | "Australia/South" | "Australia/Sydney" | "Australia/Tasmania" | "Australia/Victoria" | "Australia/West" | "Australia/Yancowinna" | "Brazil/Acre" | "Brazil/DeNoronha" | "Brazil/East" | "Brazil/West" | "CET" | "CST6CDT" | "Canada/Atlantic" | "Canada/Central" | "Canada/Eastern" | "Canada/Mountain" | "Canada/Newfoundland" | "Canada/Pacific" | "Canada/Saskatchewan" | "Canada/Yukon" | "Chile/Continental" | "Chile/EasterIsland" | "Cuba" | "EET" | "EST" | "EST5EDT" | "Egypt" | "Eire" | "Etc/GMT" | "Etc/GMT+0" | "Etc/GMT+1" | "Etc/GMT+10" | "Etc/GMT+11" | "Etc/GMT+12" | "Etc/GMT+2" | "Etc/GMT+3" | "Etc/GMT+4" | "Etc/GMT+5" | "Etc/GMT+6" | "Etc/GMT+7" | "Etc/GMT+8" | "Etc/GMT+9" | "Etc/GMT-0" | "Etc/GMT-1" | "Etc/GMT-10" | "Etc/GMT-11" | "Etc/GMT-12" | "Etc/GMT-13" | "Etc/GMT-14" | "Etc/GMT-2" | "Etc/GMT-3" | "Etc/GMT-4" | "Etc/GMT-5" | "Etc/GMT-6" | "Etc/GMT-7" | "Etc/GMT-8" | "Etc/GMT-9" | "Etc/GMT0" | "Etc/Greenwich" | "Etc/UCT" | "Etc/UTC" | "Etc/Universal" | "Etc/Zulu" | "Europe/Amsterdam" | "Europe/Andorra" | "Europe/Astrakhan" | "Europe/Athens" | "Europe/Belfast" | "Europe/Belgrade" | "Europe/Berlin" | "Europe/Bratislava" | "Europe/Brussels" | "Europe/Bucharest" | "Europe/Budapest" | "Europe/Busingen" | "Europe/Chisinau" | "Europe/Copenhagen" | "Europe/Dublin" | "Europe/Gibraltar" | "Europe/Guernsey" | "Europe/Helsinki" | "Europe/Isle_of_Man" | "Europe/Istanbul" | "Europe/Jersey" | "Europe/Kaliningrad" | "Europe/Kiev" | "Europe/Kirov" | "Europe/Kyiv" | "Europe/Lisbon" | "Europe/Ljubljana" | "Europe/London" | "Europe/Luxembourg" | "Europe/Madrid" | "Europe/Malta" | "Europe/Mariehamn" | "Europe/Minsk" | "Europe/Monaco" | "Europe/Moscow" | "Europe/Nicosia" | "Europe/Oslo" | "Europe/Paris" | "Europe/Podgorica" | "Europe/Prague" | "Europe/Riga" | "Europe/Rome" | "Europe/Samara" | "Europe/San_Marino" | "Europe/Sarajevo" | "Europe/Saratov" | "Europe/Simferopol" | "Europe/Skopje" | "Europe/Sofia" | "Europe/Stockholm" | "Europe/Tallinn" | "Europe/Tirane" | "Europe/Tiraspol" | "Europe/Ulyanovsk" | "Europe/Uzhgorod" | "Europe/Vaduz" | "Europe/Vatican" | "Europe/Vienna" | "Europe/Vilnius" | "Europe/Volgograd" | "Europe/Warsaw" | "Europe/Zagreb" | "Europe/Zaporozhye" | "Europe/Zurich" | "Factory" | "GB" | "GB-Eire" | "GMT" | "GMT+0" | "GMT-0" | "GMT0" | "Greenwich" | "HST" | "Hongkong" | "Iceland" | "Indian/Antananarivo" | "Indian/Chagos" | "Indian/Christmas" | "Indian/Cocos" | "Indian/Comoro" | "Indian/Kerguelen" | "Indian/Mahe" | "Indian/Maldives" | "Indian/Mauritius" | "Indian/Mayotte" | "Indian/Reunion" | "Iran" | "Israel" | "Jamaica" | "Japan" | "Kwajalein" | "Libya" | "MET" | "MST" | "MST7MDT" | "Mexico/BajaNorte" | "Mexico/BajaSur" | "Mexico/General" | "NZ" | "NZ-CHAT" | "Navajo" | "PRC" | "PST8PDT" | "Pacific/Apia" | "Pacific/Auckland" | "Pacific/Bougainville" | "Pacific/Chatham" | "Pacific/Chuuk" | "Pacific/Easter" | "Pacific/Efate" | "Pacific/Enderbury" | "Pacific/Fakaofo" | "Pacific/Fiji" | "Pacific/Funafuti" | "Pacific/Galapagos" | "Pacific/Gambier" | "Pacific/Guadalcanal" | "Pacific/Guam" | "Pacific/Honolulu" | "Pacific/Johnston" | "Pacific/Kanton" | "Pacific/Kiritimati" | "Pacific/Kosrae" | "Pacific/Kwajalein" | "Pacific/Majuro" | "Pacific/Marquesas" | "Pacific/Midway" | "Pacific/Nauru" | "Pacific/Niue" | "Pacific/Norfolk" | "Pacific/Noumea" | "Pacific/Pago_Pago" | "Pacific/Palau" | "Pacific/Pitcairn" | "Pacific/Pohnpei" | "Pacific/Ponape" | "Pacific/Port_Moresby" | "Pacific/Rarotonga" | "Pacific/Saipan" | "Pacific/Samoa" | "Pacific/Tahiti" | "Pacific/Tarawa" | "Pacific/Tongatapu" | "Pacific/Truk" | "Pacific/Wake" | "Pacific/Wallis" | "Pacific/Yap" | "Poland" | "Portugal" | "ROC" | "ROK" | "Singapore" | "Turkey" | "UCT" | "US/Alaska" | "US/Aleutian" | "US/Arizona" | "US/Central" | "US/East-Indiana" | "US/Eastern" | "US/Hawaii" | "US/Indiana-Starke" | "US/Michigan" | "US/Mountain" | "US/Pacific" | "US/Samoa" | "UTC" | "Universal" | "W-SU" | "WET" | "Zulu";
             };
@@ -2273,6 +3079,175 @@ export interface operations {
             /** @description If-Match did not match the task's current ETag (sent in the ETag header); nothing was written. */
             412: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is larger than the service accepts (MAX_BODY_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdTasksTaskIdMoveMoveTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskMove"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description The task's version; send it back in If-Match to write only if nobody else has since, or in If-None-Match to skip an unchanged download. */
+                    ETag?: string;
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such task for this user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
