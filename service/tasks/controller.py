@@ -15,7 +15,7 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, JSONBody, QueryParameter
 from msgspec import UNSET
 
-from service.db.pool import InjectedDatabase
+from service.db.pool import Database, InjectedDatabase, PinnedDatabase
 from service.db.statements import Executor
 from service.http import conditional as etags
 from service.http.body import OptionalBodyOperation
@@ -367,7 +367,7 @@ class TaskController(Controller):
             user_id,
             task_id,
             data,
-            lambda: writes.write(db, user_id, task_id, versions, state.max_tasks_per_user, change),
+            lambda on: writes.write(on, user_id, task_id, versions, state.max_tasks_per_user, change),
         )
 
     @patch(
@@ -401,7 +401,7 @@ class TaskController(Controller):
             user_id,
             task_id,
             data,
-            lambda: writes.write_series(db, user_id, task_id, versions, state.max_tasks_per_user, data, change),
+            lambda on: writes.write_series(on, user_id, task_id, versions, state.max_tasks_per_user, data, change),
         )
 
     @patch(
@@ -479,18 +479,22 @@ async def placed(
     user_id: str,
     task_id: UUID,
     data: TaskReplace | TaskUpdate,
-    write: Callable[[], Awaitable[Response[Task]]],
+    write: Callable[[Database], Awaitable[Response[Task]]],
 ) -> Response[Task]:
-    """A PUT or PATCH: its placement checked, its content written, then the task moved if it asks to be."""
-    moving = data.list_id is not UNSET or data.parent_id is not UNSET
-    if moving:
-        await placing.check_move(db, user_id=user_id, task_id=task_id, list_id=data.list_id, parent_id=data.parent_id)
-    answer = await write()
-    if not moving:
-        return answer
-    task = await placing.move(
-        db, user_id=user_id, task_id=task_id, after=UNSET, list_id=data.list_id, parent_id=data.parent_id
-    )
+    """A PUT or PATCH: its content written, and the task moved if it names a list or parent, all in one
+    transaction: a move refused (a list gone meanwhile, a rule broken) leaves the content unwritten."""
+    if data.list_id is UNSET and data.parent_id is UNSET:
+        return await write(db)
+    async with db.transaction() as transaction:
+        pinned = PinnedDatabase(db, transaction)
+        # Checked before the content is written, so a bad place is its own 400, whatever else is wrong.
+        await placing.check_move(
+            pinned, user_id=user_id, task_id=task_id, list_id=data.list_id, parent_id=data.parent_id
+        )
+        await write(pinned)
+        task = await placing.move(
+            pinned, user_id=user_id, task_id=task_id, after=UNSET, list_id=data.list_id, parent_id=data.parent_id
+        )
     if task is None:
         raise writes.not_found()
     return etags.with_etag(task, task.updated_at)

@@ -34,16 +34,21 @@ _GONE = {
 Placed = TypeVar("Placed")
 
 
-async def placing(db: Database, user_id: str, attempt: Callable[[Executor], Awaitable[Placed]]) -> Placed:
-    """``attempt`` run once as it is, and again, alone, if another write took its position."""
+async def placing(
+    db: Database, user_id: str, attempt: Callable[[Executor], Awaitable[Placed]], *, alone: bool = False
+) -> Placed:
+    """``attempt`` run once as it is, and again, alone, if another write took its position; or at once
+    alone (``alone``), for a write that gives a task a parent: the one-level rule it checks holds only
+    if no other write of the user can change either task between its read and its write."""
     if isinstance(db, PinnedDatabase):  # in a caller's transaction, where a failed statement would end it
         await queries.lock_counter(db, user_id=user_id)  # held until that commits: nothing can tie
         return await _naming_what_went(attempt(db))
-    try:
-        return await _naming_what_went(attempt(db))
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != PLACE_INDEX:
-            raise
+    if not alone:
+        try:
+            return await _naming_what_went(attempt(db))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != PLACE_INDEX:
+                raise
     async with db.transaction() as transaction:
         await queries.lock_counter(transaction, user_id=user_id)
         return await _naming_what_went(attempt(transaction))
@@ -85,7 +90,7 @@ async def create(db: Database, *, user_id: str, data: TaskCreate, quota: int) ->
             position=positions.between(plan.last_position, None),
         )
 
-    return await placing(db, user_id, attempt)
+    return await placing(db, user_id, attempt, alone=parent_id is not None)
 
 
 def _check_parent(found: bool, nested: bool, parent_list: UUID | None, task_list: UUID | None) -> None:
@@ -145,7 +150,7 @@ async def move(
             return await _rebalanced(on, user_id, task)
         return task
 
-    return await placing(db, user_id, attempt)
+    return await placing(db, user_id, attempt, alone=parent_to is not None)
 
 
 async def check_move(
@@ -153,7 +158,8 @@ async def check_move(
 ) -> None:
     """A FieldError if the task could not go last in ``list_id`` under ``parent_id``; writes nothing.
 
-    A PUT or PATCH that names them checks first, writes its content, then moves the task."""
+    A PUT or PATCH that names them checks first, then writes its content and moves the task, in one
+    transaction (service.tasks.controller.placed)."""
     list_given, list_to = _given(list_id)
     parent_given, parent_to = _given(parent_id)
     if parent_to == task_id:
