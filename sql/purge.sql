@@ -55,6 +55,31 @@ WITH expired AS (
 )
 SELECT count(*) FROM gone;
 
+-- name: purge_expired_list_tombstones :val
+-- Forget up to $2 list deletions made before $1, raising each user's horizon past them, exactly as
+-- purge_expired_tombstones does for tasks (the counter locked first, skipped when held). Returns
+-- how many went.
+WITH expired AS (
+    SELECT list_tombstones.user_id, list_tombstones.list_id
+    FROM task_counts
+    JOIN list_tombstones ON list_tombstones.user_id = task_counts.user_id
+    WHERE list_tombstones.deleted_at < $1
+    ORDER BY list_tombstones.deleted_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM list_tombstones
+    USING expired
+    WHERE list_tombstones.user_id = expired.user_id AND list_tombstones.list_id = expired.list_id
+    RETURNING list_tombstones.user_id, list_tombstones.revision
+), raised AS (
+    UPDATE task_counts
+    SET horizon = greatest(horizon, forgotten.revision)
+    FROM (SELECT user_id, max(revision) AS revision FROM gone GROUP BY user_id) AS forgotten
+    WHERE task_counts.user_id = forgotten.user_id
+)
+SELECT count(*) FROM gone;
+
 -- name: purge_expired_idempotency_keys :val
 -- Delete at most $2 keys older than $1, oldest first, skipping rows a request has locked (it is
 -- replacing them), so concurrent purges share the work and never wait; returns how many went.

@@ -1,5 +1,5 @@
-"""The purge job: trash past TRASH_RETENTION_DAYS, tombstones past SYNC_RETENTION_DAYS, and
-idempotency keys past their 24 hours.
+"""The purge job: trash past TRASH_RETENTION_DAYS, tombstones (of tasks and of lists) past
+SYNC_RETENTION_DAYS, and idempotency keys past their 24 hours.
 
 Every process runs one (``run_every`` in the app's lifespan). Each step deletes a batch of rows
 it locks with ``FOR UPDATE SKIP LOCKED`` (sql/purge.sql), so any number of instances can purge
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 PURGE_EXPIRED_TRASH = Val.bind("purge_expired_trash")
 PURGE_EXPIRED_TOMBSTONES = Val.bind("purge_expired_tombstones")
+PURGE_EXPIRED_LIST_TOMBSTONES = Val.bind("purge_expired_list_tombstones")
 BATCH = 500
 
 
@@ -38,6 +39,7 @@ class Purged(msgspec.Struct, frozen=True):
     trashed_tasks: int
     tombstones: int
     idempotency_keys: int = 0
+    list_tombstones: int = 0
 
 
 async def _drain(step: Callable[[int], Awaitable[int]], batch: int) -> int:
@@ -65,6 +67,7 @@ async def purge(db: Executor, retention: Retention, *, now: datetime | None = No
         trashed_tasks=await _drain(_expired(db, PURGE_EXPIRED_TRASH, now - retention.trash), batch),
         tombstones=await _drain(_expired(db, PURGE_EXPIRED_TOMBSTONES, now - retention.tombstones), batch),
         idempotency_keys=await _drain(_expired_keys(db), batch),
+        list_tombstones=await _drain(_expired(db, PURGE_EXPIRED_LIST_TOMBSTONES, now - retention.tombstones), batch),
     )
 
 
@@ -87,10 +90,11 @@ async def run_every(seconds: float, db: Executor, retention: Retention) -> None:
         except Exception:
             log.exception("the purge failed; retrying in about %gs", seconds)
             continue
-        if purged.trashed_tasks or purged.tombstones or purged.idempotency_keys:
+        if purged.trashed_tasks or purged.tombstones or purged.idempotency_keys or purged.list_tombstones:
             log.info(
-                "purged %d trashed tasks, %d tombstones and %d idempotency keys",
+                "purged %d trashed tasks, %d tombstones, %d list tombstones and %d idempotency keys",
                 purged.trashed_tasks,
                 purged.tombstones,
+                purged.list_tombstones,
                 purged.idempotency_keys,
             )

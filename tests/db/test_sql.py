@@ -102,6 +102,7 @@ def test_the_jobs_lock_what_they_change_and_skip_what_others_hold() -> None:
         "purge_expired_trash",
         "purge_expired_tombstones",
         "purge_expired_idempotency_keys",
+        "purge_expired_list_tombstones",
         "fire_due_reminders",
         "announce_reminders",
         "next_reminder_at",

@@ -26,7 +26,7 @@ from service.db.pool import Database, create_pool
 from service.db.urls import asyncpg_dsn
 from service.sync.purge import Purged, Retention, purge
 from service.tasks import queries as tasks
-from tests.conftest import SECRET, make_settings, wipe
+from tests.conftest import SECRET, TestClient, bearer, make_settings, wipe
 from tests.support.server import clean_env, start_server, stop
 
 Row = tuple[str, UUID, int]  # user_id, task id, the revision of its deletion
@@ -259,3 +259,20 @@ async def test_the_purge_passes_over_a_user_whose_write_is_under_way(
     assert await purge(db, FORGET, now=datetime.now(UTC) + LATER, batch=10) == Purged(trashed_tasks=0, tombstones=30)
     assert await tombstones(admin) == []
     assert await horizons(admin) == latest(busy + idle)
+
+
+async def test_a_forgotten_list_deletion_raises_the_horizon(
+    client: TestClient, db: Database, admin: asyncpg.Connection
+) -> None:
+    made = await client.post("/api/ann/lists", json={"name": "Errands"}, headers=bearer("ann"))
+    assert made.status_code == 201
+    since = made.json()["revision"]
+    assert (await client.delete(f"/api/ann/lists/{made.json()['id']}", headers=bearer("ann"))).status_code == 204
+    deleted = await admin.fetchval("SELECT revision FROM list_tombstones WHERE user_id = 'ann'")
+    await admin.execute("UPDATE list_tombstones SET deleted_at = deleted_at - interval '3 days'")
+    purged = await purge(db, FORGET)
+    assert purged.list_tombstones == 1
+    assert await admin.fetchval("SELECT count(*) FROM list_tombstones") == 0
+    assert await admin.fetchval("SELECT horizon FROM task_counts WHERE user_id = 'ann'") >= deleted
+    # A device that last synced before the deletion can no longer learn of it: it starts again.
+    assert (await client.get("/api/ann/changes", params={"since": since}, headers=bearer("ann"))).status_code == 410
