@@ -131,6 +131,12 @@ async def bare_create(request: Request[Any, Any, Any], state: State, user_id: Fr
         body.get("tags", []),
         None,
         QUOTA,
+        None,  # recurrence
+        "UTC",  # time_zone
+        [],  # reminders
+        None,  # list_id: the inbox
+        None,  # parent_id
+        None,  # position: one made from the id
     )
     return _task(row)
 
@@ -148,16 +154,20 @@ async def bare_replace(
         body.get("description"),
         body.get("priority", "medium"),
         body.get("tags", []),
-        None,
-        None,
+        None,  # due_at
+        None,  # versions: no If-Match
         body.get("completed"),
+        None,  # recurrence
+        "UTC",  # time_zone
+        [],  # reminders
+        False,  # completing: not an occurrence of a series
     )
     return _task(row)
 
 
 @patch(TASK + "/complete")
 async def bare_toggle(state: State, user_id: FromPath[str], task_id: FromPath[str]) -> dict[str, Any]:
-    return _task(await state.pool.fetchrow(state.sql["toggle"], user_id, task_id, None))
+    return _task(await state.pool.fetchrow(state.sql["toggle"], user_id, task_id, None, False))
 
 
 @delete(TASK)
