@@ -110,7 +110,7 @@ async def other_db(migrated: str) -> AsyncIterator[Database]:
 # Two service processes on one database, each purging every 0.2 s (jittered: 0.1 to 0.3 s).
 
 INSTANCES = ("purging-0", "purging-1")  # their DB_APPLICATION_NAME
-PURGED = re.compile(r"purged (\d+) trashed tasks, (\d+) tombstones and \d+ idempotency keys")
+PURGED = re.compile(r"purged (\d+) trashed tasks, (\d+) tombstones, \d+ list tombstones and \d+ idempotency keys")
 
 
 @asynccontextmanager
