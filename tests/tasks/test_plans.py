@@ -385,10 +385,15 @@ async def test_a_day_of_reminders_is_a_range_of_their_index_joined_by_primary_ke
 
 
 async def test_a_moves_reads_are_index_scans_of_one_place(million: asyncpg.Connection) -> None:
+    # Two top-level tasks of one list (not any list: half of them hold no task).
+    filed = await million.fetchval(
+        "SELECT min(list_id::text)::uuid FROM tasks WHERE user_id = $1 AND list_id IS NOT NULL AND parent_id IS NULL",
+        USER,
+    )
     task, after = await million.fetch(
         "SELECT id FROM tasks WHERE user_id = $1 AND list_id = $2 AND parent_id IS NULL ORDER BY position LIMIT 2",
         USER,
-        await million.fetchval("SELECT id FROM lists WHERE user_id = $1 LIMIT 1", USER),
+        filed,
     )
     plan = await explain(million, MOVE_PLAN.sql, USER, task["id"], False, None, False, None, after["id"])
     assert not any(node["Node Type"] in {"Seq Scan", "Sort", "Incremental Sort"} for node in plan), plan
