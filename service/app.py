@@ -22,6 +22,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
 from service import asgi
+from service.account.controller import AccountController
 from service.config import Settings, load_settings
 from service.db import migrations
 from service.db import pool as database
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TrashController,
             ReminderController,
             ChangesController,
+            AccountController,
             HealthController,
             root,
             *optional_routes,
