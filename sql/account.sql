@@ -35,3 +35,48 @@ UPDATE task_counts
 SET revision = revision + 1, horizon = revision + 1, tasks = 0
 WHERE user_id = $1
 RETURNING revision;
+
+-- Exporting: three reads in one REPEATABLE READ snapshot (service.db.pool.Database.snapshot), so
+-- the document is the user's data at one moment. The tasks and the trash are read through a
+-- cursor, a few hundred rows at a time, and written out as they come.
+
+-- name: export_lists :many
+-- Every list of the user (at most MAX_LISTS_PER_USER), oldest first, as GET /lists shows them.
+SELECT id, user_id, name, revision, created_at, updated_at
+FROM lists
+WHERE user_id = $1
+ORDER BY created_at, id;
+
+-- name: export_tasks :many
+-- Every live task of the user as GET /tasks shows it, in the user's own order place by place (a
+-- range scan of tasks_user_place_position_idx): the inbox, then each list; in each, the top-level
+-- tasks, then each parent's subtasks. An import that puts each task last in its place, in the
+-- document's order, keeps that order.
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open
+FROM tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM tasks AS sub
+    WHERE sub.user_id = tasks.user_id AND sub.parent_id = tasks.id
+) AS counts
+WHERE user_id = $1
+ORDER BY coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid),
+         coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid),
+         position;
+
+-- name: export_trash :many
+-- Every trashed task of the user as GET /trash shows it, the latest deleted first.
+SELECT id, user_id, title, description, completed, priority, tags, due_at, completed_at, created_at, updated_at,
+       revision, recurrence, time_zone, reminders, series_id, list_id, parent_id, position,
+       counts.subtasks, counts.subtasks_open, deleted_at
+FROM trashed_tasks
+CROSS JOIN LATERAL (
+    SELECT count(*) AS subtasks, count(*) FILTER (WHERE NOT sub.completed) AS subtasks_open
+    FROM trashed_tasks AS sub
+    WHERE sub.user_id = trashed_tasks.user_id AND sub.parent_id = trashed_tasks.id
+      AND sub.deleted_at = trashed_tasks.deleted_at
+) AS counts
+WHERE user_id = $1
+ORDER BY deleted_at DESC, id DESC;

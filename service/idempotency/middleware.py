@@ -58,8 +58,8 @@ class KeylessOperation(Operation):
 
 
 def _keyless(scope: Scope) -> bool:
-    handler = scope.get("route_handler")
-    return handler is not None and issubclass(handler.operation_class, KeylessOperation)
+    operation = getattr(scope.get("route_handler"), "operation_class", None)
+    return operation is not None and issubclass(operation, KeylessOperation)
 
 
 class _NotRecorded(Exception):

@@ -54,6 +54,7 @@ RETURNING_TASKS = {
     "create_next_occurrence",
     "move_task",
     "changes",
+    "export_tasks",
 }
 
 
@@ -175,6 +176,7 @@ TASK_ROWS: dict[str, tuple[type[msgspec.Struct], list[str]]] = {
     **{name: (Task, []) for name in RETURNING_TASKS - {"changes"}},
     "list_trash": (TrashedTask, []),
     "list_trash_after": (TrashedTask, []),
+    "export_trash": (TrashedTask, []),
     "changes": (Task, ["latest", "horizon", "kind"]),
 }
 
