@@ -22,7 +22,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
 from service import asgi
-from service.account.controller import AccountController
+from service.account.controller import AccountController, import_body_limit, import_route
 from service.config import Settings, load_settings
 from service.db import migrations
 from service.db import pool as database
@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReminderController,
             ChangesController,
             AccountController,
+            import_route(import_body_limit(settings.max_tasks_per_user)),
             HealthController,
             root,
             *optional_routes,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, delete, get
+from litestar import Controller, delete, get, post
+from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 
-from service.account import export, queries
-from service.account.schemas import Export
+from service.account import export, imports, queries
+from service.account.schemas import Export, ImportDocument, Imported
 from service.db.pool import InjectedDatabase
-from service.http.docs import AUTH_PROBLEMS, PRIVATE, UserId
+from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
 from service.http.field_errors import FieldError
 from service.idempotency.middleware import KeylessOperation
 
@@ -74,3 +76,70 @@ class AccountController(Controller):
             raise FieldError("confirm", NOT_CONFIRMED, "query")
         async with db.transaction() as transaction:
             await queries.erase(transaction, user_id=user_id)
+
+
+# An exported task is about 0.5 KiB as people write them; one with a title, description and tags
+# all at their longest, in characters of three UTF-8 bytes, is about 4 KiB. The body limit of an
+# import lets an export of MAX_TASKS_PER_USER such tasks through, with room for the lists and as
+# many tasks again in the trash at the usual size: 42 MiB for 10,000 (docs/benchmarks.md).
+IMPORT_BYTES_PER_TASK = 4096 + 512
+IMPORT_BYTES_MORE = 2 * 1024 * 1024  # the lists, the document's frame
+
+
+def import_body_limit(max_tasks_per_user: int) -> int:
+    return max_tasks_per_user * IMPORT_BYTES_PER_TASK + IMPORT_BYTES_MORE
+
+
+IMPORT_DESCRIPTION = """\
+Takes an export document (`GET /api/{user_id}/export`, of this service or another instance, of this \
+user or another) and writes it, in one transaction, over the user's data: an item with an id the user \
+has (live or trashed) is replaced, others are created with the id they carry; nothing is deleted. Each \
+item's writable fields are validated as on create; its read-only fields are accepted: `id`, \
+`created_at`, `updated_at` and `completed_at` are kept as exported (a trashed task's `deleted_at` \
+too, never later than now; a series' `series_id`), the rest (`user_id`, `revision`, `position`, \
+counts) ignored. Everything written belongs to this user; ids are per user, so another user's ids make \
+this user's copies and never touch the other's data. Items of `trash` come back trashed. Tasks go last \
+in their place in the document's order (an export lists them in the user's order), each with a new \
+`revision`, so other devices see the import through `/changes`. A bad item is a 400 naming its place \
+counted from 0 (`tasks[17].title`), as is a duplicate id or another `format` or `version`; nothing is \
+written then. The body may be larger than other routes': an export of MAX_TASKS_PER_USER tasks fits."""
+
+
+def import_route(max_body_bytes: int) -> HTTPRouteHandler:
+    """The import route, whose body limit comes from the settings' MAX_TASKS_PER_USER."""
+
+    @post(
+        "/api/{user_id:str}/import",
+        status_code=200,
+        tags=["account"],
+        security=[{"BearerToken": []}],
+        cache_control=PRIVATE,
+        summary="Import an export document",
+        description=IMPORT_DESCRIPTION,
+        request_max_body_size=max_body_bytes,
+        responses={
+            **AUTH_PROBLEMS,
+            **BODY_PROBLEMS,
+            413: problem_response(
+                "The document is larger than this route accepts, which is room for an export of "
+                "MAX_TASKS_PER_USER tasks (docs/benchmarks.md)."
+            ),
+            409: problem_response(
+                "The import would take the user past MAX_TASKS_PER_USER tasks or MAX_LISTS_PER_USER lists, or a "
+                "list of the user not in the document has the name of one in it; nothing was written."
+            ),
+        },
+    )
+    async def import_data(
+        db: InjectedDatabase, user_id: UserId, data: JSONBody[ImportDocument], state: State
+    ) -> Imported:
+        async with db.transaction() as transaction:
+            return await imports.run(
+                transaction,
+                user_id=user_id,
+                document=data,
+                quota=state.max_tasks_per_user,
+                max_lists=state.max_lists_per_user,
+            )
+
+    return import_data

@@ -171,7 +171,7 @@ async def test_every_write_documents_the_idempotency_key_and_its_replays(client:
         for path, method, operation in operations(document)
         if method in WRITES and (path, method) != erase
     ]
-    assert len(writes) == 13  # tasks 7, lists 3, trash 3
+    assert len(writes) == 14  # tasks 7, lists 3, trash 3, import
     [erasing] = [operation for path, method, operation in operations(document) if (path, method) == erase]
     assert "Idempotency-Key" not in {parameter["name"] for parameter in erasing["parameters"]}
     for path, operation in writes:
