@@ -192,3 +192,10 @@ LIMIT 10;
 -- name: list_count :val
 -- How many lists the user has (MAX_LISTS_PER_USER holds after an import too).
 SELECT count(*) FROM lists WHERE user_id = $1;
+
+-- name: calendar_tasks :many
+-- The user's open tasks with a due date, soonest due first: what a calendar app imports as VTODOs.
+SELECT id, title, description, priority, tags, due_at, recurrence, time_zone, reminders, created_at, updated_at
+FROM tasks
+WHERE user_id = $1 AND NOT completed AND due_at IS NOT NULL
+ORDER BY due_at, id;

@@ -9,9 +9,9 @@ from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
-from litestar.response import Stream
+from litestar.response import Response, Stream
 
-from service.account import export, imports, queries
+from service.account import calendar, export, imports, queries
 from service.account.schemas import Export, ImportDocument, Imported
 from service.db.pool import InjectedDatabase
 from service.http.docs import AUTH_PROBLEMS, BODY_PROBLEMS, PRIVATE, UserId, problem_response
@@ -55,6 +55,23 @@ class AccountController(Controller):
         first = await anext(pieces)
         return Stream(
             export.after(first, pieces), media_type="application/json", headers={"Content-Disposition": ATTACHMENT}
+        )
+
+    @get(
+        "/export.ics",
+        summary="Export open tasks to a calendar",
+        description="Each open task of the user with a due date as an RFC 5545 `VTODO`, for a calendar app to "
+        "import: `UID` (the task id), `SUMMARY`, `DESCRIPTION`, `DUE` (on the wall clock of the task's "
+        "`time_zone`, with its `VTIMEZONE`), `STATUS` (`NEEDS-ACTION`), `PRIORITY` (high 1, medium 5, low 9), "
+        "`CATEGORIES` (the tags), `RRULE` (the task's `recurrence`), and a `VALARM` per reminder, its trigger "
+        "that many minutes before `DUE`.",
+        responses={**AUTH_PROBLEMS, 200: ResponseSpec(str, description="A VCALENDAR.", media_type="text/calendar")},
+    )
+    async def export_calendar(self, db: InjectedDatabase, user_id: UserId) -> Response[bytes]:
+        return Response(
+            await calendar.calendar(db, user_id=user_id),
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="tasks.ics"'},
         )
 
     @delete(

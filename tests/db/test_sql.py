@@ -199,4 +199,5 @@ async def test_every_statement_answering_with_tasks_is_checked_for_column_order(
     for query in sqlfile.load().values():
         if query.cardinality in {":one", ":many"} and {"id", "title"} <= set(await result_columns(admin, query.sql)):
             answering.add(query.name)
-    assert answering == set(TASK_ROWS)
+    # calendar_tasks answers some of a task's columns, by name, for the calendar export
+    assert answering == set(TASK_ROWS) | {"calendar_tasks"}
