@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase the user's data
+         * @description Erases the user's data, in one transaction: every task, trashed task, list, reminder, tombstone and idempotency key of the user is gone for good. Only the user's revision counter stays, which holds nothing but a number: it advances, and the change feed remembers nothing before it, so a device that syncs with an older `since` gets 410 and drops its copy. The user can start again from nothing. `confirm` must repeat the user id (a guard against a slip): without it, 400 and nothing is erased. Call it from the web app when a person deletes their account. Safe to repeat; an `Idempotency-Key` is not needed, and not recorded (that record would be a row of the user left behind).
+         */
+        delete: operations["ApiUserIdErase"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{user_id}/changes": {
         parameters: {
             query?: never;
@@ -18,6 +38,66 @@ export interface paths {
         get: operations["ApiUserIdChangesChanges"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the user's data
+         * @description Every list, live task (open and completed) and trashed task of the user, in one JSON document: `{"format": "task-api-export", "version": 1, "exported_at", "lists", "tasks", "trash"}`, each item as the API shows it. It is one consistent snapshot, streamed as it is read, and sent as an attachment. `POST /api/{user_id}/import` takes it back, here or on another instance, for this user or another.
+         */
+        get: operations["ApiUserIdExportExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/export.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export open tasks to a calendar
+         * @description Each open task of the user with a due date as an RFC 5545 `VTODO`, for a calendar app to import: `UID` (the task id), `SUMMARY`, `DESCRIPTION`, `DUE` (on the wall clock of the task's `time_zone`, with its `VTIMEZONE`), `STATUS` (`NEEDS-ACTION`), `PRIORITY` (high 1, medium 5, low 9), `CATEGORIES` (the tags), `RRULE` (the task's `recurrence`), and a `VALARM` per reminder, its trigger that many minutes before `DUE`.
+         */
+        get: operations["ApiUserIdExportIcsExportCalendar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import an export document
+         * @description Takes an export document (`GET /api/{user_id}/export`, of this service or another instance, of this user or another) and writes it, in one transaction, over the user's data: an item with an id the user has (live or trashed) is replaced, others are created with the id they carry; nothing is deleted. Each item's writable fields are validated as on create; its read-only fields are accepted: `id`, `created_at`, `updated_at` and `completed_at` are kept as exported (a trashed task's `deleted_at` too, never later than now; a series' `series_id`), the rest (`user_id`, `revision`, `position`, counts) ignored. Everything written belongs to this user; ids are per user, so another user's ids make this user's copies and never touch the other's data. Items of `trash` come back trashed. Tasks go last in their place in the document's order (an export lists them in the user's order), each with a new `revision`, so other devices see the import through `/changes`. A bad item is a 400 naming its place counted from 0 (`tasks[17].title`), as is a duplicate id or another `format` or `version`; nothing is written then. The body may be larger than other routes': an export of MAX_TASKS_PER_USER tasks fits.
+         */
+        post: operations["ApiUserIdImportImportData"];
         delete?: never;
         options?: never;
         head?: never;
@@ -375,9 +455,356 @@ export interface components {
         Deleted: {
             deleted: number;
         };
+        /**
+         * Export
+         * @example {
+         *       "exported_at": "1998-12-10T14:13:18.408061",
+         *       "format": "task-api-export",
+         *       "lists": [
+         *         {
+         *           "created_at": "2008-02-22T07:24:04.005520",
+         *           "id": "a9632e3d-bd00-40ae-af19-4bd3a97cbf84",
+         *           "name": "NBoGranWAThdcdkahSRh",
+         *           "revision": 441,
+         *           "updated_at": "2016-12-31T05:20:15.592952",
+         *           "user_id": "jvciKExjuxXLIhneaoVq"
+         *         }
+         *       ],
+         *       "tasks": [
+         *         {
+         *           "completed": false,
+         *           "completed_at": null,
+         *           "created_at": "2016-10-27T09:35:52.571992",
+         *           "description": null,
+         *           "due_at": "2021-10-23T05:39:14.221836",
+         *           "id": "76d36d4d-4cae-4b6b-ba52-3c8f1d95cdb0",
+         *           "list_id": "80630408-4b1e-4d45-ac98-11675358af37",
+         *           "parent_id": null,
+         *           "position": "UKEvoiQUvZgiPQBXBLnz",
+         *           "priority": "medium",
+         *           "recurrence": null,
+         *           "reminders": [
+         *             80
+         *           ],
+         *           "revision": 3124,
+         *           "series_id": null,
+         *           "subtasks": 1392,
+         *           "subtasks_open": 6905,
+         *           "tags": [
+         *             "yDIWfXQwjgGCCJMLRlAz"
+         *           ],
+         *           "time_zone": "ZBMSEgIxSkajitkrEizs",
+         *           "title": "XChHqWgxJYBtOOVLgZWw",
+         *           "updated_at": "2020-07-25T15:21:44.937462",
+         *           "user_id": "SjGbFxUQOrIizuyolBHD"
+         *         }
+         *       ],
+         *       "trash": [
+         *         {
+         *           "completed": true,
+         *           "completed_at": "2025-10-05T06:36:38.088699",
+         *           "created_at": "2024-01-10T22:44:04.495969",
+         *           "deleted_at": "2020-12-02T07:29:05.891940",
+         *           "description": "JxsvJnicHImAYyNsCOKF",
+         *           "due_at": "2004-05-12T07:37:38.800488",
+         *           "id": "682f3fa4-c0ca-4d26-9dac-18c1f1c04236",
+         *           "list_id": "2166ee9a-b659-4d2f-9648-bc7a7b31f3ba",
+         *           "parent_id": null,
+         *           "position": "NQPIMLBPjLHCFVPJUTrS",
+         *           "priority": "high",
+         *           "recurrence": null,
+         *           "reminders": [
+         *             5906
+         *           ],
+         *           "revision": 1269,
+         *           "series_id": null,
+         *           "subtasks": 9541,
+         *           "subtasks_open": 2874,
+         *           "tags": [
+         *             "wfILzwsijNpaLwNNiPsg"
+         *           ],
+         *           "time_zone": "zTCVzYMIZKmHivKjwlvm",
+         *           "title": "GQpmtiObDRbiZpNbycma",
+         *           "updated_at": "2014-02-25T18:43:21.298150",
+         *           "user_id": "SQubZGLKpIxlzypMVFbC"
+         *         }
+         *       ],
+         *       "version": 1
+         *     }
+         */
+        Export: {
+            /**
+             * Format: date-time
+             * @example 2014-01-22T22:50:37.910338
+             */
+            exported_at: string;
+            /**
+             * @example task-api-export
+             * @constant
+             */
+            format: "task-api-export";
+            /**
+             * @example [
+             *       {
+             *         "created_at": "1997-11-14T20:01:09.703390",
+             *         "id": "03cc0f27-93fd-4ab8-bb89-296c6dcbac50",
+             *         "name": "NZYFcagWptUqCwdERilv",
+             *         "revision": 604,
+             *         "updated_at": "2005-12-14T21:30:37.916650",
+             *         "user_id": "kQQHiBrmXZcSFtoJxJIg"
+             *       }
+             *     ]
+             */
+            lists: components["schemas"]["TaskList"][];
+            /**
+             * @example [
+             *       {
+             *         "completed": false,
+             *         "completed_at": null,
+             *         "created_at": "2022-06-15T21:48:16.176686",
+             *         "description": "zziJUhCsuKDfYRTwdshF",
+             *         "due_at": "2005-10-22T09:13:25.943226",
+             *         "id": "889263ce-1270-4ee2-a86b-8a6e9b4f32af",
+             *         "list_id": "b1f00bca-7778-46fd-8850-e927bfdbb3be",
+             *         "parent_id": "81ed75e7-7fd8-492d-81aa-70ac4b43ad85",
+             *         "position": "VvHsoVSEeCtLViFvDEMp",
+             *         "priority": "low",
+             *         "recurrence": "UcVNYZoIhEVjsekkeZUy",
+             *         "reminders": [
+             *           7485
+             *         ],
+             *         "revision": 4740,
+             *         "series_id": "a0fbc247-3191-45d0-8268-01926c967b0e",
+             *         "subtasks": 9695,
+             *         "subtasks_open": 5368,
+             *         "tags": [
+             *           "hSOVrnPxrBBMqbkVDGbg"
+             *         ],
+             *         "time_zone": "MKBwICnsGGkFTTHdwecn",
+             *         "title": "IXjjOrlCcUmnviVzUMZo",
+             *         "updated_at": "2004-04-25T08:57:25.003202",
+             *         "user_id": "WetXVhYOwZjsYxJhBSnp"
+             *       }
+             *     ]
+             */
+            tasks: components["schemas"]["Task"][];
+            /**
+             * @example [
+             *       {
+             *         "completed": false,
+             *         "completed_at": "2002-10-07T21:02:58.909999",
+             *         "created_at": "2001-10-20T21:56:39.361503",
+             *         "deleted_at": "2017-09-18T00:05:51.539771",
+             *         "description": "ewTdWxyxwFswQXAufHcS",
+             *         "due_at": null,
+             *         "id": "bd8d9d60-12e9-4175-9274-f6a0a6c5e214",
+             *         "list_id": null,
+             *         "parent_id": "6e385e7e-d653-48aa-a734-906b046cef49",
+             *         "position": "rVLsGZikpQmmFEvCbabc",
+             *         "priority": "low",
+             *         "recurrence": "WrbRjKhHKYuQmvHLBSfR",
+             *         "reminders": [
+             *           512
+             *         ],
+             *         "revision": 7671,
+             *         "series_id": null,
+             *         "subtasks": 2914,
+             *         "subtasks_open": 2042,
+             *         "tags": [
+             *           "GDYPstccqXcjHsjXcFwr"
+             *         ],
+             *         "time_zone": "BympIYulANfVEodTGDbu",
+             *         "title": "WDORTIEbtWqHOgPriLBP",
+             *         "updated_at": "2009-02-01T12:28:06.422668",
+             *         "user_id": "utFmqCQcDdvDZVPEurUj"
+             *       }
+             *     ]
+             */
+            trash: components["schemas"]["TrashedTask"][];
+            /**
+             * @example 1
+             * @constant
+             */
+            version: 1;
+        };
         /** Health */
         Health: {
             status: string;
+        };
+        /** ImportDocument */
+        ImportDocument: {
+            /** @description RFC 3339 with an offset; kept as exported. */
+            exported_at?: string | null;
+            /** @constant */
+            format: "task-api-export";
+            lists?: components["schemas"]["ImportedList"][];
+            tasks?: components["schemas"]["ImportedTask"][];
+            trash?: components["schemas"]["ImportedTrashedTask"][];
+            /** @constant */
+            version: 1;
+        };
+        /** Imported */
+        Imported: {
+            lists: number;
+            tasks: number;
+        };
+        /** ImportedList */
+        ImportedList: {
+            /** @description RFC 3339 with an offset; kept as exported. */
+            created_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description 1 to 100 characters after surrounding white space is trimmed; unique per user, ignoring case.
+             * @example Groceries
+             */
+            name: string;
+            revision?: number | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            updated_at?: string | null;
+            user_id?: string | null;
+        };
+        /** ImportedTask */
+        ImportedTask: {
+            /** @default false */
+            completed?: boolean;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            completed_at?: string | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            created_at?: string | null;
+            /**
+             * @description Up to 1000 characters.
+             * @example Two litres, semi-skimmed
+             */
+            description?: string | null;
+            /**
+             * @description RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.
+             * @example 2026-11-30T17:00:00Z
+             */
+            due_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
+            position?: string | null;
+            /**
+             * @default medium
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high";
+            /**
+             * @description An RFC 5545 RRULE value: FREQ (DAILY, WEEKLY, MONTHLY or YEARLY), and optionally INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, and COUNT or UNTIL. Needs `due_at`, the first occurrence. A leading `RRULE:` is accepted and dropped.
+             * @example FREQ=WEEKLY;BYDAY=MO,WE
+             */
+            recurrence?: string | null;
+            /**
+             * @description Up to 5 distinct whole minutes before `due_at` (0 to 40320) at which to remind; needs `due_at`.
+             * @example [
+             *       0,
+             *       30
+             *     ]
+             */
+            reminders?: (number)[];
+            revision?: number | null;
+            series_id?: string | null;
+            subtasks?: number | null;
+            subtasks_open?: number | null;
+            /**
+             * @description Up to 10 labels; trimmed, lower-cased and de-duplicated (first one kept).
+             * @example [
+             *       "home",
+             *       "errands"
+             *     ]
+             */
+            tags?: string[];
+            /**
+             * @description The IANA zone whose wall clock the rule follows, so a 09:00 task stays at 09:00 across daylight saving.
+             * @default UTC
+             * @example Europe/Paris
+             */
+            time_zone?: string;
+            /**
+             * @description 1 to 200 characters after surrounding white space is trimmed.
+             * @example Buy milk
+             */
+            title: string;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            updated_at?: string | null;
+            user_id?: string | null;
+        };
+        /** ImportedTrashedTask */
+        ImportedTrashedTask: {
+            /** @default false */
+            completed?: boolean;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            completed_at?: string | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            created_at?: string | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            deleted_at?: string | null;
+            /**
+             * @description Up to 1000 characters.
+             * @example Two litres, semi-skimmed
+             */
+            description?: string | null;
+            /**
+             * @description RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.
+             * @example 2026-11-30T17:00:00Z
+             */
+            due_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
+            position?: string | null;
+            /**
+             * @default medium
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high";
+            /**
+             * @description An RFC 5545 RRULE value: FREQ (DAILY, WEEKLY, MONTHLY or YEARLY), and optionally INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, and COUNT or UNTIL. Needs `due_at`, the first occurrence. A leading `RRULE:` is accepted and dropped.
+             * @example FREQ=WEEKLY;BYDAY=MO,WE
+             */
+            recurrence?: string | null;
+            /**
+             * @description Up to 5 distinct whole minutes before `due_at` (0 to 40320) at which to remind; needs `due_at`.
+             * @example [
+             *       0,
+             *       30
+             *     ]
+             */
+            reminders?: (number)[];
+            revision?: number | null;
+            series_id?: string | null;
+            subtasks?: number | null;
+            subtasks_open?: number | null;
+            /**
+             * @description Up to 10 labels; trimmed, lower-cased and de-duplicated (first one kept).
+             * @example [
+             *       "home",
+             *       "errands"
+             *     ]
+             */
+            tags?: string[];
+            /**
+             * @description The IANA zone whose wall clock the rule follows, so a 09:00 task stays at 09:00 across daylight saving.
+             * @default UTC
+             * @example Europe/Paris
+             */
+            time_zone?: string;
+            /**
+             * @description 1 to 200 characters after surrounding white space is trimmed.
+             * @example Buy milk
+             */
+            title: string;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            updated_at?: string | null;
+            user_id?: string | null;
         };
         /** ListWrite */
         ListWrite: {
@@ -678,7 +1105,13 @@ export interface components {
 export type Changes = components['schemas']['Changes'];
 export type CompletedUpdate = components['schemas']['CompletedUpdate'];
 export type Deleted = components['schemas']['Deleted'];
+export type Export = components['schemas']['Export'];
 export type Health = components['schemas']['Health'];
+export type ImportDocument = components['schemas']['ImportDocument'];
+export type Imported = components['schemas']['Imported'];
+export type ImportedList = components['schemas']['ImportedList'];
+export type ImportedTask = components['schemas']['ImportedTask'];
+export type ImportedTrashedTask = components['schemas']['ImportedTrashedTask'];
 export type ListWrite = components['schemas']['ListWrite'];
 export type Problem = components['schemas']['Problem'];
 export type Reminder = components['schemas']['Reminder'];
@@ -693,6 +1126,108 @@ export type TaskUpdate = components['schemas']['TaskUpdate'];
 export type TrashedTask = components['schemas']['TrashedTask'];
 export type $defs = Record<string, never>;
 export interface operations {
+    ApiUserIdErase: {
+        parameters: {
+            query?: {
+                /** @description The user id again, to confirm the erase. */
+                confirm?: string;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiUserIdChangesChanges: {
         parameters: {
             query?: {
@@ -760,6 +1295,361 @@ export interface operations {
             };
             /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdExportExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export document, as an attachment. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdExportIcsExportCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A VCALENDAR. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdImportImportData: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportDocument"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Imported"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The import would take the user past MAX_TASKS_PER_USER tasks or MAX_LISTS_PER_USER lists, or a list of the user not in the document has the name of one in it; nothing was written. Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The document is larger than this route accepts, which is room for an export of MAX_TASKS_PER_USER tasks (docs/benchmarks.md). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
