@@ -183,8 +183,14 @@ async def _check_places(db: Executor, user_id: str, document: ImportDocument) ->
     raise FieldError(None, "the import would leave one of your tasks without its list or parent")
 
 
+def _utc(value: object) -> object:
+    """A moment in UTC: PostgreSQL reads an offset of at most 15:59 from text, Python takes up to 23:59."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
 _encoder = msgspec.json.Encoder()
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
-    return _encoder.encode(rows).decode()
+    """The rows as the JSON array the statements read with jsonb_to_recordset, every moment in UTC."""
+    return _encoder.encode([{key: _utc(value) for key, value in row.items()} for row in rows]).decode()

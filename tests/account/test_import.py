@@ -165,3 +165,14 @@ async def test_a_full_export_fits_the_body_limit_and_a_larger_body_is_413(client
     huge = b'{"format":"task-api-export","version":1,"tasks":[' + b" " * import_body_limit(quota) + b"]}"
     response = await client.post(IMPORT, content=huge, headers={**ALICE, "Content-Type": "application/json"})
     assert response.status_code == 413
+
+
+async def test_moments_with_any_offset_python_takes_are_kept(client: TestClient) -> None:
+    # PostgreSQL reads offsets up to 15:59 from text; RFC 3339 and Python allow up to 23:59.
+    task = {"id": str(uuid.uuid4()), "title": "Far east", "created_at": "2026-01-01T00:00:00-23:51"}
+    response = await client.post(
+        IMPORT, json={"format": "task-api-export", "version": 1, "tasks": [task]}, headers=ALICE
+    )
+    assert response.status_code == 200, response.text
+    back = (await client.get(f"/api/alice/tasks/{task['id']}", headers=ALICE)).json()
+    assert back["created_at"] == "2026-01-01T23:51:00Z"
