@@ -22,6 +22,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Redirect
 
 from service import asgi
+from service.account import openapi as account_openapi
 from service.account.controller import AccountController, import_body_limit, import_route
 from service.config import Settings, load_settings
 from service.db import migrations
@@ -234,6 +235,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app,
         tasks_openapi.say_what_is_enforced,
         lists_openapi.say_what_is_enforced,
+        account_openapi.say_what_is_enforced,
         idempotency_openapi.say_what_is_enforced,
     )
     app.put_behind(asgi.outer_layers(settings, metrics))

@@ -626,7 +626,7 @@ async def test_openapi_declares_bearer_auth_on_every_api_operation(client: TestC
             elif path.startswith("/health"):
                 health_operations += 1
                 assert not operation.get("security"), f"{method.upper()} {path} should need no token"
-    assert api_operations == 17  # tasks 10, tags 1, trash 4, changes 1, reminders 1
+    assert api_operations == 27  # tasks 11, tags 1, trash 4, changes 1, reminders 1, lists 5, account 4
     assert health_operations == 2
 
 
