@@ -23,6 +23,8 @@ from litestar.response import Redirect
 from litestar.types import ControllerRouterHandler
 
 from service import asgi
+from service.account import openapi as account_openapi
+from service.account.controller import AccountController, import_body_limit, import_route
 from service.config import Settings, load_settings
 from service.db import migrations
 from service.db import pool as database
@@ -180,6 +182,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TrashController,
             ReminderController,
             ChangesController,
+            AccountController,
+            import_route(import_body_limit(settings.max_tasks_per_user)),
             HealthController,
             root,
             *optional_routes,
@@ -247,6 +251,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app,
         tasks_openapi.say_what_is_enforced,
         lists_openapi.say_what_is_enforced,
+        account_openapi.say_what_is_enforced,
         idempotency_openapi.say_what_is_enforced,
     )
     app.put_behind(asgi.outer_layers(settings, metrics))

@@ -113,6 +113,29 @@ class Database:
         finally:
             await self.pool.release(connection)
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+        """One pooled connection in a read-only REPEATABLE READ transaction: every statement on it
+        reads the same consistent snapshot, and it may hold a server-side cursor (a long read
+        streamed in pieces, service.account.export). Ended, and the cursor with it, on the way out."""
+        connection = await self._acquire()
+        try:
+            transaction = connection.transaction(isolation="repeatable_read", readonly=True)
+            await transaction.start()
+            try:
+                yield connection
+            finally:
+                if not _lost(connection):
+                    await transaction.rollback()  # it wrote nothing: nothing to commit
+        except asyncpg.InternalClientError as exc:
+            raise _unusable(connection) from exc
+        except asyncpg.InterfaceError as exc:
+            if _lost(connection):
+                raise _ended() from exc
+            raise
+        finally:
+            await self.pool.release(connection)
+
 
 class PinnedDatabase(Database):
     """A Database whose statements all run on one connection, in a transaction its caller opened and ends.
@@ -146,6 +169,11 @@ class PinnedDatabase(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
         async with self.connection.transaction():  # nested in the caller's: a savepoint
+            yield self.connection
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.connection.transaction():  # the caller's transaction is the snapshot
             yield self.connection
 
 

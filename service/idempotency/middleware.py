@@ -16,7 +16,9 @@ For a POST, PUT, PATCH or DELETE of an authenticated user that sends the header:
      and only then is the answer sent; if the commit fails, a 503 goes instead. Any other answer
      rolls the transaction back and is sent as it is: the key stays unused, so a retry runs afresh.
 
-A request without the header passes through untouched: no statement, nothing held back.
+A request without the header passes through untouched: no statement, nothing held back. So does
+one to a route whose operation is a ``KeylessOperation``: a write safe to repeat as it is, whose
+recorded answer would be a row it must not leave (erasing an account: service.account).
 
 Every answer of this layer's own (400, 409, 422, 413, 503) goes out through the route's exception
 handlers (service.http.problems) and the ``send`` it was given, as a handler's error would, so it
@@ -26,9 +28,11 @@ carries the rate limit's headers like any other answer.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, cast
 
 from litestar import Request
+from litestar.openapi.spec import Operation
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from service.db.pool import BOUND_DATABASE, Database, PinnedDatabase
@@ -46,6 +50,16 @@ USED_FOR_ANOTHER_REQUEST = (
     f"this {keys.HEADER} was used for a different request (method, path, query or body) in the last "
     f"{keys.LIFETIME.total_seconds() / 3600:g} hours; send a new key with a new request"
 )
+
+
+@dataclass
+class KeylessOperation(Operation):
+    """The operation of a route this layer lets through with its key unused and unrecorded."""
+
+
+def _keyless(scope: Scope) -> bool:
+    operation = getattr(scope.get("route_handler"), "operation_class", None)
+    return operation is not None and issubclass(operation, KeylessOperation)
 
 
 class _NotRecorded(Exception):
@@ -71,6 +85,7 @@ class IdempotencyMiddleware:
             not write
             or not (sent := keys.sent_keys(scope["headers"]))
             or not isinstance(user := scope.get("user"), str)
+            or _keyless(scope)
         ):
             await self.app(scope, receive, send)  # not a keyed write; or one without a user, which no route has
             return

@@ -21,7 +21,7 @@ from litestar.openapi.spec import (
 from service.http.docs import PROBLEM, RETRY_AFTER
 from service.http.problems import Problem
 from service.idempotency.keys import HEADER, KEY_MAX, KEY_PATTERN, LIFETIME
-from service.idempotency.middleware import RETRY_AFTER_SECONDS
+from service.idempotency.middleware import RETRY_AFTER_SECONDS, KeylessOperation
 
 WRITES = ("post", "put", "patch", "delete")
 HOURS = f"{LIFETIME.total_seconds() / 3600:g}"
@@ -61,7 +61,7 @@ def say_what_is_enforced(document: OpenAPI) -> None:
             continue
         for method in WRITES:
             operation: Operation | None = getattr(item, method)
-            if operation is not None:
+            if operation is not None and not isinstance(operation, KeylessOperation):
                 _document_keys(operation)
 
 

@@ -43,19 +43,23 @@ REMINDER = Schema(
 def say_what_is_enforced(document: OpenAPI) -> None:
     schemas = document.components.schemas if document.components and document.components.schemas else {}
     for struct in (TaskCreate, TaskReplace, TaskUpdate):
-        schema = schemas[struct.__name__]
-        title = (schema.properties or {}).get("title")
-        if isinstance(title, Schema):
-            title.pattern = trimmed(TITLE_MAX)
-        for moment in branches(schema, "due_at"):
-            if moment.format is not None:
-                moment.pattern = DUE_DATE_PATTERN
-        for array in branches(schema, "tags"):
-            if array.items is not None:
-                array.items = TAG
-        for zone in branches(schema, "time_zone"):
-            zone.enum = sorted(TIME_ZONES)
-        for array in branches(schema, "reminders"):
-            array.unique_items = True
-            array.items = REMINDER
+        state_task_fields(schemas[struct.__name__])
     schemas[TaskUpdate.__name__].min_properties = 1  # an empty update is a 400: it says nothing to change
+
+
+def state_task_fields(schema: Schema) -> None:
+    """The rules of a task's writable fields, in the schema of a body that has them."""
+    title = (schema.properties or {}).get("title")
+    if isinstance(title, Schema):
+        title.pattern = trimmed(TITLE_MAX)
+    for moment in branches(schema, "due_at"):
+        if moment.format is not None:
+            moment.pattern = DUE_DATE_PATTERN
+    for array in branches(schema, "tags"):
+        if array.items is not None:
+            array.items = TAG
+    for zone in branches(schema, "time_zone"):
+        zone.enum = sorted(TIME_ZONES)
+    for array in branches(schema, "reminders"):
+        array.unique_items = True
+        array.items = REMINDER

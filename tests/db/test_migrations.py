@@ -40,6 +40,7 @@ async def test_apply_rollback_apply(scratch_url: str, scratch: asyncpg.Connectio
         "0007.recurrence",
         "0008.events",
         "0009.lists",
+        "0010.import-defers-place-checks",
     ]
 
     assert migrations.apply(scratch_url) == every

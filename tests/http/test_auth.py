@@ -627,7 +627,7 @@ async def test_openapi_declares_bearer_auth_on_every_api_operation(migrated: str
             elif path.startswith("/health"):
                 health_operations += 1
                 assert not operation.get("security"), f"{method.upper()} {path} should need no token"
-    assert api_operations == 24  # tasks 11, lists 5, tags 1, trash 4, changes 1, reminders 1, events 1
+    assert api_operations == 28  # tasks 11, lists 5, tags 1, trash 4, changes 1, reminders 1, events 1, account 4
     assert health_operations == 2
 
 

@@ -9,6 +9,10 @@ cursor keeps its own. So do a body's ``list_id``, ``parent_id`` and ``after`` an
 only up to the user's latest revision, which no schema can state: a valid case's ``since`` is cut
 to the highest revision the user has been seen to reach, and one meant to be invalid keeps its own.
 
+An export document is valid only as a whole (distinct ids and names, places the user will have):
+a valid one is fitted together before it is sent. An erase that went through makes every revision
+the user's devices hold older than the change feed's horizon: a valid ``since`` is 0 for them.
+
 The service runs with its default rate limit, which is per user. Every case is generated for
 alice (tests/schemathesis.toml) with her token; just before it is sent, it goes to one of the
 FUZZ_TOKENS users instead, in turn, so that the session's rate, spread over them, stays under
@@ -29,6 +33,7 @@ import itertools
 import json
 import os
 import re
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +50,8 @@ from service.tasks.listing import DEFAULT_SORT
 LIST_PATH = "/api/{user_id}/tasks"
 TRASH_PATH = "/api/{user_id}/trash"
 CHANGES_PATH = "/api/{user_id}/changes"
+ERASE_PATH = "/api/{user_id}"
+IMPORT_PATH = "/api/{user_id}/import"
 REMINDERS_PATH = "/api/{user_id}/reminders"
 CURSORS: dict[str, str] = json.loads(os.environ.get("FUZZ_CURSORS", "{}"))  # sort (or "trash") -> a cursor for it
 GENERATED_FOR = "alice"
@@ -52,6 +59,7 @@ TOKENS: dict[str, str] = json.loads(os.environ.get("FUZZ_TOKENS", "{}"))  # user
 USERS = [user for user in TOKENS if user != GENERATED_FOR] or [GENERATED_FOR]
 OWNERS: dict[str, str] = {}  # task id -> its user, from every task the service answered with
 REVISIONS: dict[str, int] = {}  # user -> the highest revision the service answered with
+ERASED: set[str] = set()  # users whose data a case erased (DELETE /api/{user_id})
 _turns = itertools.count()
 _keys = itertools.count()
 
@@ -71,21 +79,31 @@ class Alice:
 def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
     spread_over_users(case)
     unique_idempotency_key(case)
+    # Here, not in map_case, which the document's example (whose items share one id) does not pass.
+    if case.path == IMPORT_PATH and isinstance(case.body, dict) and (case.meta is None or _meant_valid_body(case)):
+        _a_document_that_fits_together(case.body)
     if case.method.upper() == "GET" and case.path == REMINDERS_PATH and _meant_valid(case, "to"):
         _a_window_of_at_most_31_days(case.query or {})
     for name in PLACE_FILTERS:  # an example (no generation data) is meant valid too
         if isinstance((case.query or {}).get(name), str) and (case.meta is None or _meant_valid(case, name)):
             case.query[name] = "null"
+    if case.method.upper() == "DELETE" and case.path == ERASE_PATH and _meant_valid(case, "confirm"):
+        case.query = {**(case.query or {}), "confirm": case.path_parameters["user_id"]}
     if case.method.upper() == "GET" and case.path == CHANGES_PATH and _meant_valid(case, "since"):
         since = str((case.query or {}).get("since", ""))
         if since.isdigit():  # as generated, an int or its digits
-            case.query["since"] = min(int(since), REVISIONS.get(str(case.path_parameters["user_id"]), 0))
+            user = str(case.path_parameters["user_id"])
+            case.query["since"] = 0 if user in ERASED else min(int(since), REVISIONS.get(user, 0))
 
 
 @schemathesis.hook
 def after_call(context: HookContext, case: Case[Any], response: Response) -> None:
     if 200 <= response.status_code < 300:
         _remember_owners(response)
+    if response.status_code == 204 and case.method.upper() == "DELETE" and case.path == ERASE_PATH:
+        # Erased: every revision below the erase's is older than the horizon (410), and which one that
+        # is the 204 does not say: a valid since for this user is 0 from now on.
+        ERASED.add(str(case.path_parameters["user_id"]))
 
 
 def spread_over_users(case: Case[Any]) -> None:
@@ -121,7 +139,12 @@ def _remember_owners(response: Response) -> None:
 @schemathesis.hook
 def map_case(context: HookContext, case: Case[Any]) -> Case[Any]:
     _label_by_its_parts(case)
-    if isinstance(case.body, dict) and case.method.upper() in {"POST", "PUT", "PATCH"} and _meant_valid_body(case):
+    if (
+        isinstance(case.body, dict)
+        and case.method.upper() in {"POST", "PUT", "PATCH"}
+        and case.path != IMPORT_PATH  # before_call fits an import's document together
+        and _meant_valid_body(case)
+    ):
         _a_series_that_occurs(case.body, partial=case.method.upper() == "PATCH")
         _places_that_exist(case.body)
     if case.method.upper() != "GET" or case.path not in (LIST_PATH, TRASH_PATH) or "cursor" not in (case.query or {}):
@@ -163,6 +186,24 @@ def _a_series_that_occurs(body: dict[str, Any], *, partial: bool) -> None:
         body["due_at"] = DUE
     if partial and "due_at" in body and body["due_at"] is None:
         body.update(recurrence=None, reminders=[])  # what the task may have needs a due_at
+
+
+def _a_document_that_fits_together(document: dict[str, Any]) -> None:
+    """An export document is valid only as a whole, which no schema can state: its ids distinct, its
+    lists' names too, each task's list and parent one the user will have, each series occurring. A
+    valid document keeps its shape, with distinct ids and names, every task in the inbox at the top
+    level, and rules that occur."""
+    for index, item in enumerate(document.get("lists") or []):
+        if isinstance(item, dict):
+            item["id"] = str(uuid.uuid4())
+            if isinstance(item.get("name"), str):
+                item["name"] = f"{item['name'].strip()[:90]} {index}"
+    for key in ("tasks", "trash"):
+        for item in document.get(key) or []:
+            if isinstance(item, dict):
+                item["id"] = str(uuid.uuid4())
+                _places_that_exist(item)
+                _a_series_that_occurs(item, partial=False)
 
 
 def _a_window_of_at_most_31_days(query: dict[str, Any]) -> None:

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase the user's data
+         * @description Erases the user's data, in one transaction: every task, trashed task, list, reminder, tombstone and idempotency key of the user is gone for good. Only the user's revision counter stays, which holds nothing but a number: it advances, and the change feed remembers nothing before it, so a device that syncs with an older `since` gets 410 and drops its copy. The user can start again from nothing. `confirm` must repeat the user id (a guard against a slip): without it, 400 and nothing is erased. Call it from the web app when a person deletes their account. Safe to repeat; an `Idempotency-Key` is not needed, and not recorded (that record would be a row of the user left behind).
+         */
+        delete: operations["ApiUserIdErase"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{user_id}/changes": {
         parameters: {
             query?: never;
@@ -53,6 +73,66 @@ export interface paths {
         get: operations["ApiUserIdEventsStreamEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the user's data
+         * @description Every list, live task (open and completed) and trashed task of the user, in one JSON document: `{"format": "task-api-export", "version": 1, "exported_at", "lists", "tasks", "trash"}`, each item as the API shows it. It is one consistent snapshot, streamed as it is read, and sent as an attachment. `POST /api/{user_id}/import` takes it back, here or on another instance, for this user or another.
+         */
+        get: operations["ApiUserIdExportExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/export.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export open tasks to a calendar
+         * @description Each open task of the user with a due date as an RFC 5545 `VTODO`, for a calendar app to import: `UID` (the task id), `SUMMARY`, `DESCRIPTION`, `DUE` (on the wall clock of the task's `time_zone`, with its `VTIMEZONE`), `STATUS` (`NEEDS-ACTION`), `PRIORITY` (high 1, medium 5, low 9), `CATEGORIES` (the tags), `RRULE` (the task's `recurrence`), and a `VALARM` per reminder, its trigger that many minutes before `DUE`.
+         */
+        get: operations["ApiUserIdExportIcsExportCalendar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{user_id}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import an export document
+         * @description Takes an export document (`GET /api/{user_id}/export`, of this service or another instance, of this user or another) and writes it, in one transaction, over the user's data: an item with an id the user has (live or trashed) is replaced, others are created with the id they carry; nothing is deleted. Each item's writable fields are validated as on create; its read-only fields are accepted: `id`, `created_at`, `updated_at` and `completed_at` are kept as exported (a trashed task's `deleted_at` too, never later than now; a series' `series_id`), the rest (`user_id`, `revision`, `position`, counts) ignored. Everything written belongs to this user; ids are per user, so another user's ids make this user's copies and never touch the other's data. Items of `trash` come back trashed. Tasks go last in their place in the document's order (an export lists them in the user's order), each with a new `revision`, so other devices see the import through `/changes`. A bad item is a 400 naming its place counted from 0 (`tasks[17].title`), as is a duplicate id or another `format` or `version`; nothing is written then. The body may be larger than other routes': an export of MAX_TASKS_PER_USER tasks fits.
+         */
+        post: operations["ApiUserIdImportImportData"];
         delete?: never;
         options?: never;
         head?: never;
@@ -410,9 +490,358 @@ export interface components {
         Deleted: {
             deleted: number;
         };
+        /**
+         * Export
+         * @example {
+         *       "exported_at": "1998-12-10T14:41:49.408061",
+         *       "format": "task-api-export",
+         *       "lists": [
+         *         {
+         *           "created_at": "2008-02-22T07:52:35.005520",
+         *           "id": "a9632e3d-bd00-40ae-af19-4bd3a97cbf84",
+         *           "name": "NBoGranWAThdcdkahSRh",
+         *           "revision": 441,
+         *           "updated_at": "2016-12-31T05:48:46.592952",
+         *           "user_id": "jvciKExjuxXLIhneaoVq"
+         *         }
+         *       ],
+         *       "tasks": [
+         *         {
+         *           "completed": false,
+         *           "completed_at": null,
+         *           "created_at": "2016-10-27T10:04:23.571992",
+         *           "description": null,
+         *           "due_at": "2021-10-23T06:07:45.221836",
+         *           "id": "76d36d4d-4cae-4b6b-ba52-3c8f1d95cdb0",
+         *           "list_id": "80630408-4b1e-4d45-ac98-11675358af37",
+         *           "parent_id": null,
+         *           "position": "UKEvoiQUvZgiPQBXBLnz",
+         *           "priority": "medium",
+         *           "recurrence": null,
+         *           "reminders": [
+         *             80
+         *           ],
+         *           "revision": 3124,
+         *           "series_id": null,
+         *           "subtasks": 1392,
+         *           "subtasks_open": 6905,
+         *           "tags": [
+         *             "yDIWfXQwjgGCCJMLRlAz"
+         *           ],
+         *           "time_zone": "ZBMSEgIxSkajitkrEizs",
+         *           "title": "XChHqWgxJYBtOOVLgZWw",
+         *           "updated_at": "2020-07-25T15:50:15.937462",
+         *           "user_id": "SjGbFxUQOrIizuyolBHD"
+         *         }
+         *       ],
+         *       "trash": [
+         *         {
+         *           "completed": true,
+         *           "completed_at": "2025-10-05T07:05:09.088699",
+         *           "created_at": "2024-01-10T23:12:35.495969",
+         *           "deleted_at": "2020-12-02T07:57:36.891940",
+         *           "description": "JxsvJnicHImAYyNsCOKF",
+         *           "due_at": "2004-05-12T08:06:09.800488",
+         *           "id": "682f3fa4-c0ca-4d26-9dac-18c1f1c04236",
+         *           "list_id": "2166ee9a-b659-4d2f-9648-bc7a7b31f3ba",
+         *           "parent_id": null,
+         *           "position": "NQPIMLBPjLHCFVPJUTrS",
+         *           "priority": "high",
+         *           "recurrence": null,
+         *           "reminders": [
+         *             5906
+         *           ],
+         *           "revision": 1269,
+         *           "series_id": null,
+         *           "subtasks": 9541,
+         *           "subtasks_open": 2874,
+         *           "tags": [
+         *             "wfILzwsijNpaLwNNiPsg"
+         *           ],
+         *           "time_zone": "zTCVzYMIZKmHivKjwlvm",
+         *           "title": "GQpmtiObDRbiZpNbycma",
+         *           "updated_at": "2014-02-25T19:11:52.298150",
+         *           "user_id": "SQubZGLKpIxlzypMVFbC"
+         *         }
+         *       ],
+         *       "version": 1
+         *     }
+         */
+        Export: {
+            /**
+             * Format: date-time
+             * @example 2014-01-22T23:19:08.910338
+             */
+            exported_at: string;
+            /**
+             * @example task-api-export
+             * @constant
+             */
+            format: "task-api-export";
+            /**
+             * @example [
+             *       {
+             *         "created_at": "1997-11-14T20:29:40.703390",
+             *         "id": "03cc0f27-93fd-4ab8-bb89-296c6dcbac50",
+             *         "name": "NZYFcagWptUqCwdERilv",
+             *         "revision": 604,
+             *         "updated_at": "2005-12-14T21:59:08.916650",
+             *         "user_id": "kQQHiBrmXZcSFtoJxJIg"
+             *       }
+             *     ]
+             */
+            lists: components["schemas"]["TaskList"][];
+            /**
+             * @example [
+             *       {
+             *         "completed": false,
+             *         "completed_at": null,
+             *         "created_at": "2022-06-15T22:16:47.176686",
+             *         "description": "zziJUhCsuKDfYRTwdshF",
+             *         "due_at": "2005-10-22T09:41:56.943226",
+             *         "id": "889263ce-1270-4ee2-a86b-8a6e9b4f32af",
+             *         "list_id": "b1f00bca-7778-46fd-8850-e927bfdbb3be",
+             *         "parent_id": "81ed75e7-7fd8-492d-81aa-70ac4b43ad85",
+             *         "position": "VvHsoVSEeCtLViFvDEMp",
+             *         "priority": "low",
+             *         "recurrence": "UcVNYZoIhEVjsekkeZUy",
+             *         "reminders": [
+             *           7485
+             *         ],
+             *         "revision": 4740,
+             *         "series_id": "a0fbc247-3191-45d0-8268-01926c967b0e",
+             *         "subtasks": 9695,
+             *         "subtasks_open": 5368,
+             *         "tags": [
+             *           "hSOVrnPxrBBMqbkVDGbg"
+             *         ],
+             *         "time_zone": "MKBwICnsGGkFTTHdwecn",
+             *         "title": "IXjjOrlCcUmnviVzUMZo",
+             *         "updated_at": "2004-04-25T09:25:56.003202",
+             *         "user_id": "WetXVhYOwZjsYxJhBSnp"
+             *       }
+             *     ]
+             */
+            tasks: components["schemas"]["Task"][];
+            /**
+             * @example [
+             *       {
+             *         "completed": false,
+             *         "completed_at": "2002-10-07T21:31:29.909999",
+             *         "created_at": "2001-10-20T22:25:10.361503",
+             *         "deleted_at": "2017-09-18T00:34:22.539771",
+             *         "description": "ewTdWxyxwFswQXAufHcS",
+             *         "due_at": null,
+             *         "id": "bd8d9d60-12e9-4175-9274-f6a0a6c5e214",
+             *         "list_id": null,
+             *         "parent_id": "6e385e7e-d653-48aa-a734-906b046cef49",
+             *         "position": "rVLsGZikpQmmFEvCbabc",
+             *         "priority": "low",
+             *         "recurrence": "WrbRjKhHKYuQmvHLBSfR",
+             *         "reminders": [
+             *           512
+             *         ],
+             *         "revision": 7671,
+             *         "series_id": null,
+             *         "subtasks": 2914,
+             *         "subtasks_open": 2042,
+             *         "tags": [
+             *           "GDYPstccqXcjHsjXcFwr"
+             *         ],
+             *         "time_zone": "BympIYulANfVEodTGDbu",
+             *         "title": "WDORTIEbtWqHOgPriLBP",
+             *         "updated_at": "2009-02-01T12:56:37.422668",
+             *         "user_id": "utFmqCQcDdvDZVPEurUj"
+             *       }
+             *     ]
+             */
+            trash: components["schemas"]["TrashedTask"][];
+            /**
+             * @example 1
+             * @constant
+             */
+            version: 1;
+        };
         /** Health */
         Health: {
             status: string;
+        };
+        /** ImportDocument */
+        ImportDocument: {
+            /** @description RFC 3339 with an offset; kept as exported. */
+            exported_at?: string | null;
+            /** @constant */
+            format: "task-api-export";
+            lists?: components["schemas"]["ImportedList"][];
+            tasks?: components["schemas"]["ImportedTask"][];
+            trash?: components["schemas"]["ImportedTrashedTask"][];
+            /** @constant */
+            version: 1;
+        };
+        /** Imported */
+        Imported: {
+            lists: number;
+            tasks: number;
+        };
+        /** ImportedList */
+        ImportedList: {
+            /** @description RFC 3339 with an offset; kept as exported. */
+            created_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description 1 to 100 characters after surrounding white space is trimmed; unique per user, ignoring case.
+             * @example Groceries
+             */
+            name: string;
+            revision?: number | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            updated_at?: string | null;
+            user_id?: string | null;
+        };
+        /** ImportedTask */
+        ImportedTask: {
+            /** @default false */
+            completed?: boolean;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            completed_at?: string | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            created_at?: string | null;
+            /**
+             * @description Up to 1000 characters.
+             * @example Two litres, semi-skimmed
+             */
+            description?: string | null;
+            /**
+             * @description RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.
+             * @example 2026-11-30T17:00:00Z
+             */
+            due_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
+            position?: string | null;
+            /**
+             * @default medium
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high";
+            /**
+             * @description An RFC 5545 RRULE value: FREQ (DAILY, WEEKLY, MONTHLY or YEARLY), and optionally INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, and COUNT or UNTIL. Needs `due_at`, the first occurrence. A leading `RRULE:` is accepted and dropped.
+             * @example FREQ=WEEKLY;BYDAY=MO,WE
+             */
+            recurrence?: string | null;
+            /**
+             * @description Up to 5 distinct whole minutes before `due_at` (0 to 40320) at which to remind; needs `due_at`.
+             * @example [
+             *       0,
+             *       30
+             *     ]
+             */
+            reminders?: number[];
+            revision?: number | null;
+            series_id?: string | null;
+            subtasks?: number | null;
+            subtasks_open?: number | null;
+            /**
+             * @description Up to 10 labels; trimmed, lower-cased and de-duplicated (first one kept).
+             * @example [
+             *       "home",
+             *       "errands"
+             *     ]
+             */
+            tags?: string[];
+            /**
+             * @description The IANA zone whose wall clock the rule follows, so a 09:00 task stays at 09:00 across daylight saving.
+             * @default UTC
+             * @example Europe/Paris
+             * @enum {string}
+             */
+            time_zone?: "Africa/Abidjan" | "Africa/Accra" | "Africa/Addis_Ababa" | "Africa/Algiers" | "Africa/Asmara" | "Africa/Asmera" | "Africa/Bamako" | "Africa/Bangui" | "Africa/Banjul" | "Africa/Bissau" | "Africa/Blantyre" | "Africa/Brazzaville" | "Africa/Bujumbura" | "Africa/Cairo" | "Africa/Casablanca" | "Africa/Ceuta" | "Africa/Conakry" | "Africa/Dakar" | "Africa/Dar_es_Salaam" | "Africa/Djibouti" | "Africa/Douala" | "Africa/El_Aaiun" | "Africa/Freetown" | "Africa/Gaborone" | "Africa/Harare" | "Africa/Johannesburg" | "Africa/Juba" | "Africa/Kampala" | "Africa/Khartoum" | "Africa/Kigali" | "Africa/Kinshasa" | "Africa/Lagos" | "Africa/Libreville" | "Africa/Lome" | "Africa/Luanda" | "Africa/Lubumbashi" | "Africa/Lusaka" | "Africa/Malabo" | "Africa/Maputo" | "Africa/Maseru" | "Africa/Mbabane" | "Africa/Mogadishu" | "Africa/Monrovia" | "Africa/Nairobi" | "Africa/Ndjamena" | "Africa/Niamey" | "Africa/Nouakchott" | "Africa/Ouagadougou" | "Africa/Porto-Novo" | "Africa/Sao_Tome" | "Africa/Timbuktu" | "Africa/Tripoli" | "Africa/Tunis" | "Africa/Windhoek" | "America/Adak" | "America/Anchorage" | "America/Anguilla" | "America/Antigua" | "America/Araguaina" | "America/Argentina/Buenos_Aires" | "America/Argentina/Catamarca" | "America/Argentina/ComodRivadavia" | "America/Argentina/Cordoba" | "America/Argentina/Jujuy" | "America/Argentina/La_Rioja" | "America/Argentina/Mendoza" | "America/Argentina/Rio_Gallegos" | "America/Argentina/Salta" | "America/Argentina/San_Juan" | "America/Argentina/San_Luis" | "America/Argentina/Tucuman" | "America/Argentina/Ushuaia" | "America/Aruba" | "America/Asuncion" | "America/Atikokan" | "America/Atka" | "America/Bahia" | "America/Bahia_Banderas" | "America/Barbados" | "America/Belem" | "America/Belize" | "America/Blanc-Sablon" | "America/Boa_Vista" | "America/Bogota" | "America/Boise" | "America/Buenos_Aires" | "America/Cambridge_Bay" | "America/Campo_Grande" | "America/Cancun" | "America/Caracas" | "America/Catamarca" | "America/Cayenne" | "America/Cayman" | "America/Chicago" | "America/Chihuahua" | "America/Ciudad_Juarez" | "America/Coral_Harbour" | "America/Cordoba" | "America/Costa_Rica" | "America/Coyhaique" | "America/Creston" | "America/Cuiaba" | "America/Curacao" | "America/Danmarkshavn" | "America/Dawson" | "America/Dawson_Creek" | "America/Denver" | "America/Detroit" | "America/Dominica" | "America/Edmonton" | "America/Eirunepe" | "America/El_Salvador" | "America/Ensenada" | "America/Fort_Nelson" | "America/Fort_Wayne" | "America/Fortaleza" | "America/Glace_Bay" | "America/Godthab" | "America/Goose_Bay" | "America/Grand_Turk" | "America/Grenada" | "America/Guadeloupe" | "America/Guatemala" | "America/Guayaquil" | "America/Guyana" | "America/Halifax" | "America/Havana" | "America/Hermosillo" | "America/Indiana/Indianapolis" | "America/Indiana/Knox" | "America/Indiana/Marengo" | "America/Indiana/Petersburg" | "America/Indiana/Tell_City" | "America/Indiana/Vevay" | "America/Indiana/Vincennes" | "America/Indiana/Winamac" | "America/Indianapolis" | "America/Inuvik" | "America/Iqaluit" | "America/Jamaica" | "America/Jujuy" | "America/Juneau" | "America/Kentucky/Louisville" | "America/Kentucky/Monticello" | "America/Knox_IN" | "America/Kralendijk" | "America/La_Paz" | "America/Lima" | "America/Los_Angeles" | "America/Louisville" | "America/Lower_Princes" | "America/Maceio" | "America/Managua" | "America/Manaus" | "America/Marigot" | "America/Martinique" | "America/Matamoros" | "America/Mazatlan" | "America/Mendoza" | "America/Menominee" | "America/Merida" | "America/Metlakatla" | "America/Mexico_City" | "America/Miquelon" | "America/Moncton" | "America/Monterrey" | "America/Montevideo" | "America/Montreal" | "America/Montserrat" | "America/Nassau" | "America/New_York" | "America/Nipigon" | "America/Nome" | "America/Noronha" | "America/North_Dakota/Beulah" | "America/North_Dakota/Center" | "America/North_Dakota/New_Salem" | "America/Nuuk" | "America/Ojinaga" | "America/Panama" | "America/Pangnirtung" | "America/Paramaribo" | "America/Phoenix" | "America/Port-au-Prince" | "America/Port_of_Spain" | "America/Porto_Acre" | "America/Porto_Velho" | "America/Puerto_Rico" | "America/Punta_Arenas" | "America/Rainy_River" | "America/Rankin_Inlet" | "America/Recife" | "America/Regina" | "America/Resolute" | "America/Rio_Branco" | "America/Rosario" | "America/Santa_Isabel" | "America/Santarem" | "America/Santiago" | "America/Santo_Domingo" | "America/Sao_Paulo" | "America/Scoresbysund" | "America/Shiprock" | "America/Sitka" | "America/St_Barthelemy" | "America/St_Johns" | "America/St_Kitts" | "America/St_Lucia" | "America/St_Thomas" | "America/St_Vincent" | "America/Swift_Current" | "America/Tegucigalpa" | "America/Thule" | "America/Thunder_Bay" | "America/Tijuana" | "America/Toronto" | "America/Tortola" | "America/Vancouver" | "America/Virgin" | "America/Whitehorse" | "America/Winnipeg" | "America/Yakutat" | "America/Yellowknife" | "Antarctica/Casey" | "Antarctica/Davis" | "Antarctica/DumontDUrville" | "Antarctica/Macquarie" | "Antarctica/Mawson" | "Antarctica/McMurdo" | "Antarctica/Palmer" | "Antarctica/Rothera" | "Antarctica/South_Pole" | "Antarctica/Syowa" | "Antarctica/Troll" | "Antarctica/Vostok" | "Arctic/Longyearbyen" | "Asia/Aden" | "Asia/Almaty" | "Asia/Amman" | "Asia/Anadyr" | "Asia/Aqtau" | "Asia/Aqtobe" | "Asia/Ashgabat" | "Asia/Ashkhabad" | "Asia/Atyrau" | "Asia/Baghdad" | "Asia/Bahrain" | "Asia/Baku" | "Asia/Bangkok" | "Asia/Barnaul" | "Asia/Beirut" | "Asia/Bishkek" | "Asia/Brunei" | "Asia/Calcutta" | "Asia/Chita" | "Asia/Choibalsan" | "Asia/Chongqing" | "Asia/Chungking" | "Asia/Colombo" | "Asia/Dacca" | "Asia/Damascus" | "Asia/Dhaka" | "Asia/Dili" | "Asia/Dubai" | "Asia/Dushanbe" | "Asia/Famagusta" | "Asia/Gaza" | "Asia/Harbin" | "Asia/Hebron" | "Asia/Ho_Chi_Minh" | "Asia/Hong_Kong" | "Asia/Hovd" | "Asia/Irkutsk" | "Asia/Istanbul" | "Asia/Jakarta" | "Asia/Jayapura" | "Asia/Jerusalem" | "Asia/Kabul" | "Asia/Kamchatka" | "Asia/Karachi" | "Asia/Kashgar" | "Asia/Kathmandu" | "Asia/Katmandu" | "Asia/Khandyga" | "Asia/Kolkata" | "Asia/Krasnoyarsk" | "Asia/Kuala_Lumpur" | "Asia/Kuching" | "Asia/Kuwait" | "Asia/Macao" | "Asia/Macau" | "Asia/Magadan" | "Asia/Makassar" | "Asia/Manila" | "Asia/Muscat" | "Asia/Nicosia" | "Asia/Novokuznetsk" | "Asia/Novosibirsk" | "Asia/Omsk" | "Asia/Oral" | "Asia/Phnom_Penh" | "Asia/Pontianak" | "Asia/Pyongyang" | "Asia/Qatar" | "Asia/Qostanay" | "Asia/Qyzylorda" | "Asia/Rangoon" | "Asia/Riyadh" | "Asia/Saigon" | "Asia/Sakhalin" | "Asia/Samarkand" | "Asia/Seoul" | "Asia/Shanghai" | "Asia/Singapore" | "Asia/Srednekolymsk" | "Asia/Taipei" | "Asia/Tashkent" | "Asia/Tbilisi" | "Asia/Tehran" | "Asia/Tel_Aviv" | "Asia/Thimbu" | "Asia/Thimphu" | "Asia/Tokyo" | "Asia/Tomsk" | "Asia/Ujung_Pandang" | "Asia/Ulaanbaatar" | "Asia/Ulan_Bator" | "Asia/Urumqi" | "Asia/Ust-Nera" | "Asia/Vientiane" | "Asia/Vladivostok" | "Asia/Yakutsk" | "Asia/Yangon" | "Asia/Yekaterinburg" | "Asia/Yerevan" | "Atlantic/Azores" | "Atlantic/Bermuda" | "Atlantic/Canary" | "Atlantic/Cape_Verde" | "Atlantic/Faeroe" | "Atlantic/Faroe" | "Atlantic/Jan_Mayen" | "Atlantic/Madeira" | "Atlantic/Reykjavik" | "Atlantic/South_Georgia" | "Atlantic/St_Helena" | "Atlantic/Stanley" | "Australia/ACT" | "Australia/Adelaide" | "Australia/Brisbane" | "Australia/Broken_Hill" | "Australia/Canberra" | "Australia/Currie" | "Australia/Darwin" | "Australia/Eucla" | "Australia/Hobart" | "Australia/LHI" | "Australia/Lindeman" | "Australia/Lord_Howe" | "Australia/Melbourne" | "Australia/NSW" | "Australia/North" | "Australia/Perth" | "Australia/Queensland" | "Australia/South" | "Australia/Sydney" | "Australia/Tasmania" | "Australia/Victoria" | "Australia/West" | "Australia/Yancowinna" | "Brazil/Acre" | "Brazil/DeNoronha" | "Brazil/East" | "Brazil/West" | "CET" | "CST6CDT" | "Canada/Atlantic" | "Canada/Central" | "Canada/Eastern" | "Canada/Mountain" | "Canada/Newfoundland" | "Canada/Pacific" | "Canada/Saskatchewan" | "Canada/Yukon" | "Chile/Continental" | "Chile/EasterIsland" | "Cuba" | "EET" | "EST" | "EST5EDT" | "Egypt" | "Eire" | "Etc/GMT" | "Etc/GMT+0" | "Etc/GMT+1" | "Etc/GMT+10" | "Etc/GMT+11" | "Etc/GMT+12" | "Etc/GMT+2" | "Etc/GMT+3" | "Etc/GMT+4" | "Etc/GMT+5" | "Etc/GMT+6" | "Etc/GMT+7" | "Etc/GMT+8" | "Etc/GMT+9" | "Etc/GMT-0" | "Etc/GMT-1" | "Etc/GMT-10" | "Etc/GMT-11" | "Etc/GMT-12" | "Etc/GMT-13" | "Etc/GMT-14" | "Etc/GMT-2" | "Etc/GMT-3" | "Etc/GMT-4" | "Etc/GMT-5" | "Etc/GMT-6" | "Etc/GMT-7" | "Etc/GMT-8" | "Etc/GMT-9" | "Etc/GMT0" | "Etc/Greenwich" | "Etc/UCT" | "Etc/UTC" | "Etc/Universal" | "Etc/Zulu" | "Europe/Amsterdam" | "Europe/Andorra" | "Europe/Astrakhan" | "Europe/Athens" | "Europe/Belfast" | "Europe/Belgrade" | "Europe/Berlin" | "Europe/Bratislava" | "Europe/Brussels" | "Europe/Bucharest" | "Europe/Budapest" | "Europe/Busingen" | "Europe/Chisinau" | "Europe/Copenhagen" | "Europe/Dublin" | "Europe/Gibraltar" | "Europe/Guernsey" | "Europe/Helsinki" | "Europe/Isle_of_Man" | "Europe/Istanbul" | "Europe/Jersey" | "Europe/Kaliningrad" | "Europe/Kiev" | "Europe/Kirov" | "Europe/Kyiv" | "Europe/Lisbon" | "Europe/Ljubljana" | "Europe/London" | "Europe/Luxembourg" | "Europe/Madrid" | "Europe/Malta" | "Europe/Mariehamn" | "Europe/Minsk" | "Europe/Monaco" | "Europe/Moscow" | "Europe/Nicosia" | "Europe/Oslo" | "Europe/Paris" | "Europe/Podgorica" | "Europe/Prague" | "Europe/Riga" | "Europe/Rome" | "Europe/Samara" | "Europe/San_Marino" | "Europe/Sarajevo" | "Europe/Saratov" | "Europe/Simferopol" | "Europe/Skopje" | "Europe/Sofia" | "Europe/Stockholm" | "Europe/Tallinn" | "Europe/Tirane" | "Europe/Tiraspol" | "Europe/Ulyanovsk" | "Europe/Uzhgorod" | "Europe/Vaduz" | "Europe/Vatican" | "Europe/Vienna" | "Europe/Vilnius" | "Europe/Volgograd" | "Europe/Warsaw" | "Europe/Zagreb" | "Europe/Zaporozhye" | "Europe/Zurich" | "Factory" | "GB" | "GB-Eire" | "GMT" | "GMT+0" | "GMT-0" | "GMT0" | "Greenwich" | "HST" | "Hongkong" | "Iceland" | "Indian/Antananarivo" | "Indian/Chagos" | "Indian/Christmas" | "Indian/Cocos" | "Indian/Comoro" | "Indian/Kerguelen" | "Indian/Mahe" | "Indian/Maldives" | "Indian/Mauritius" | "Indian/Mayotte" | "Indian/Reunion" | "Iran" | "Israel" | "Jamaica" | "Japan" | "Kwajalein" | "Libya" | "MET" | "MST" | "MST7MDT" | "Mexico/BajaNorte" | "Mexico/BajaSur" | "Mexico/General" | "NZ" | "NZ-CHAT" | "Navajo" | "PRC" | "PST8PDT" | "Pacific/Apia" | "Pacific/Auckland" | "Pacific/Bougainville" | "Pacific/Chatham" | "Pacific/Chuuk" | "Pacific/Easter" | "Pacific/Efate" | "Pacific/Enderbury" | "Pacific/Fakaofo" | "Pacific/Fiji" | "Pacific/Funafuti" | "Pacific/Galapagos" | "Pacific/Gambier" | "Pacific/Guadalcanal" | "Pacific/Guam" | "Pacific/Honolulu" | "Pacific/Johnston" | "Pacific/Kanton" | "Pacific/Kiritimati" | "Pacific/Kosrae" | "Pacific/Kwajalein" | "Pacific/Majuro" | "Pacific/Marquesas" | "Pacific/Midway" | "Pacific/Nauru" | "Pacific/Niue" | "Pacific/Norfolk" | "Pacific/Noumea" | "Pacific/Pago_Pago" | "Pacific/Palau" | "Pacific/Pitcairn" | "Pacific/Pohnpei" | "Pacific/Ponape" | "Pacific/Port_Moresby" | "Pacific/Rarotonga" | "Pacific/Saipan" | "Pacific/Samoa" | "Pacific/Tahiti" | "Pacific/Tarawa" | "Pacific/Tongatapu" | "Pacific/Truk" | "Pacific/Wake" | "Pacific/Wallis" | "Pacific/Yap" | "Poland" | "Portugal" | "ROC" | "ROK" | "Singapore" | "Turkey" | "UCT" | "US/Alaska" | "US/Aleutian" | "US/Arizona" | "US/Central" | "US/East-Indiana" | "US/Eastern" | "US/Hawaii" | "US/Indiana-Starke" | "US/Michigan" | "US/Mountain" | "US/Pacific" | "US/Samoa" | "UTC" | "Universal" | "W-SU" | "WET" | "Zulu";
+            /**
+             * @description 1 to 200 characters after surrounding white space is trimmed.
+             * @example Buy milk
+             */
+            title: string;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            updated_at?: string | null;
+            user_id?: string | null;
+        };
+        /** ImportedTrashedTask */
+        ImportedTrashedTask: {
+            /** @default false */
+            completed?: boolean;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            completed_at?: string | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            created_at?: string | null;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            deleted_at?: string | null;
+            /**
+             * @description Up to 1000 characters.
+             * @example Two litres, semi-skimmed
+             */
+            description?: string | null;
+            /**
+             * @description RFC 3339 with an offset, e.g. 2026-11-30T17:00:00Z.
+             * @example 2026-11-30T17:00:00Z
+             */
+            due_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description A list of the user (`/api/{user_id}/lists`); null: the inbox, which is no list. */
+            list_id?: string | null;
+            /** @description The task this one is a subtask of: a task of the user in the same list that is no subtask itself (one level, as in Google Tasks); null: none. */
+            parent_id?: string | null;
+            position?: string | null;
+            /**
+             * @default medium
+             * @enum {string}
+             */
+            priority?: "low" | "medium" | "high";
+            /**
+             * @description An RFC 5545 RRULE value: FREQ (DAILY, WEEKLY, MONTHLY or YEARLY), and optionally INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, and COUNT or UNTIL. Needs `due_at`, the first occurrence. A leading `RRULE:` is accepted and dropped.
+             * @example FREQ=WEEKLY;BYDAY=MO,WE
+             */
+            recurrence?: string | null;
+            /**
+             * @description Up to 5 distinct whole minutes before `due_at` (0 to 40320) at which to remind; needs `due_at`.
+             * @example [
+             *       0,
+             *       30
+             *     ]
+             */
+            reminders?: number[];
+            revision?: number | null;
+            series_id?: string | null;
+            subtasks?: number | null;
+            subtasks_open?: number | null;
+            /**
+             * @description Up to 10 labels; trimmed, lower-cased and de-duplicated (first one kept).
+             * @example [
+             *       "home",
+             *       "errands"
+             *     ]
+             */
+            tags?: string[];
+            /**
+             * @description The IANA zone whose wall clock the rule follows, so a 09:00 task stays at 09:00 across daylight saving.
+             * @default UTC
+             * @example Europe/Paris
+             * @enum {string}
+             */
+            time_zone?: "Africa/Abidjan" | "Africa/Accra" | "Africa/Addis_Ababa" | "Africa/Algiers" | "Africa/Asmara" | "Africa/Asmera" | "Africa/Bamako" | "Africa/Bangui" | "Africa/Banjul" | "Africa/Bissau" | "Africa/Blantyre" | "Africa/Brazzaville" | "Africa/Bujumbura" | "Africa/Cairo" | "Africa/Casablanca" | "Africa/Ceuta" | "Africa/Conakry" | "Africa/Dakar" | "Africa/Dar_es_Salaam" | "Africa/Djibouti" | "Africa/Douala" | "Africa/El_Aaiun" | "Africa/Freetown" | "Africa/Gaborone" | "Africa/Harare" | "Africa/Johannesburg" | "Africa/Juba" | "Africa/Kampala" | "Africa/Khartoum" | "Africa/Kigali" | "Africa/Kinshasa" | "Africa/Lagos" | "Africa/Libreville" | "Africa/Lome" | "Africa/Luanda" | "Africa/Lubumbashi" | "Africa/Lusaka" | "Africa/Malabo" | "Africa/Maputo" | "Africa/Maseru" | "Africa/Mbabane" | "Africa/Mogadishu" | "Africa/Monrovia" | "Africa/Nairobi" | "Africa/Ndjamena" | "Africa/Niamey" | "Africa/Nouakchott" | "Africa/Ouagadougou" | "Africa/Porto-Novo" | "Africa/Sao_Tome" | "Africa/Timbuktu" | "Africa/Tripoli" | "Africa/Tunis" | "Africa/Windhoek" | "America/Adak" | "America/Anchorage" | "America/Anguilla" | "America/Antigua" | "America/Araguaina" | "America/Argentina/Buenos_Aires" | "America/Argentina/Catamarca" | "America/Argentina/ComodRivadavia" | "America/Argentina/Cordoba" | "America/Argentina/Jujuy" | "America/Argentina/La_Rioja" | "America/Argentina/Mendoza" | "America/Argentina/Rio_Gallegos" | "America/Argentina/Salta" | "America/Argentina/San_Juan" | "America/Argentina/San_Luis" | "America/Argentina/Tucuman" | "America/Argentina/Ushuaia" | "America/Aruba" | "America/Asuncion" | "America/Atikokan" | "America/Atka" | "America/Bahia" | "America/Bahia_Banderas" | "America/Barbados" | "America/Belem" | "America/Belize" | "America/Blanc-Sablon" | "America/Boa_Vista" | "America/Bogota" | "America/Boise" | "America/Buenos_Aires" | "America/Cambridge_Bay" | "America/Campo_Grande" | "America/Cancun" | "America/Caracas" | "America/Catamarca" | "America/Cayenne" | "America/Cayman" | "America/Chicago" | "America/Chihuahua" | "America/Ciudad_Juarez" | "America/Coral_Harbour" | "America/Cordoba" | "America/Costa_Rica" | "America/Coyhaique" | "America/Creston" | "America/Cuiaba" | "America/Curacao" | "America/Danmarkshavn" | "America/Dawson" | "America/Dawson_Creek" | "America/Denver" | "America/Detroit" | "America/Dominica" | "America/Edmonton" | "America/Eirunepe" | "America/El_Salvador" | "America/Ensenada" | "America/Fort_Nelson" | "America/Fort_Wayne" | "America/Fortaleza" | "America/Glace_Bay" | "America/Godthab" | "America/Goose_Bay" | "America/Grand_Turk" | "America/Grenada" | "America/Guadeloupe" | "America/Guatemala" | "America/Guayaquil" | "America/Guyana" | "America/Halifax" | "America/Havana" | "America/Hermosillo" | "America/Indiana/Indianapolis" | "America/Indiana/Knox" | "America/Indiana/Marengo" | "America/Indiana/Petersburg" | "America/Indiana/Tell_City" | "America/Indiana/Vevay" | "America/Indiana/Vincennes" | "America/Indiana/Winamac" | "America/Indianapolis" | "America/Inuvik" | "America/Iqaluit" | "America/Jamaica" | "America/Jujuy" | "America/Juneau" | "America/Kentucky/Louisville" | "America/Kentucky/Monticello" | "America/Knox_IN" | "America/Kralendijk" | "America/La_Paz" | "America/Lima" | "America/Los_Angeles" | "America/Louisville" | "America/Lower_Princes" | "America/Maceio" | "America/Managua" | "America/Manaus" | "America/Marigot" | "America/Martinique" | "America/Matamoros" | "America/Mazatlan" | "America/Mendoza" | "America/Menominee" | "America/Merida" | "America/Metlakatla" | "America/Mexico_City" | "America/Miquelon" | "America/Moncton" | "America/Monterrey" | "America/Montevideo" | "America/Montreal" | "America/Montserrat" | "America/Nassau" | "America/New_York" | "America/Nipigon" | "America/Nome" | "America/Noronha" | "America/North_Dakota/Beulah" | "America/North_Dakota/Center" | "America/North_Dakota/New_Salem" | "America/Nuuk" | "America/Ojinaga" | "America/Panama" | "America/Pangnirtung" | "America/Paramaribo" | "America/Phoenix" | "America/Port-au-Prince" | "America/Port_of_Spain" | "America/Porto_Acre" | "America/Porto_Velho" | "America/Puerto_Rico" | "America/Punta_Arenas" | "America/Rainy_River" | "America/Rankin_Inlet" | "America/Recife" | "America/Regina" | "America/Resolute" | "America/Rio_Branco" | "America/Rosario" | "America/Santa_Isabel" | "America/Santarem" | "America/Santiago" | "America/Santo_Domingo" | "America/Sao_Paulo" | "America/Scoresbysund" | "America/Shiprock" | "America/Sitka" | "America/St_Barthelemy" | "America/St_Johns" | "America/St_Kitts" | "America/St_Lucia" | "America/St_Thomas" | "America/St_Vincent" | "America/Swift_Current" | "America/Tegucigalpa" | "America/Thule" | "America/Thunder_Bay" | "America/Tijuana" | "America/Toronto" | "America/Tortola" | "America/Vancouver" | "America/Virgin" | "America/Whitehorse" | "America/Winnipeg" | "America/Yakutat" | "America/Yellowknife" | "Antarctica/Casey" | "Antarctica/Davis" | "Antarctica/DumontDUrville" | "Antarctica/Macquarie" | "Antarctica/Mawson" | "Antarctica/McMurdo" | "Antarctica/Palmer" | "Antarctica/Rothera" | "Antarctica/South_Pole" | "Antarctica/Syowa" | "Antarctica/Troll" | "Antarctica/Vostok" | "Arctic/Longyearbyen" | "Asia/Aden" | "Asia/Almaty" | "Asia/Amman" | "Asia/Anadyr" | "Asia/Aqtau" | "Asia/Aqtobe" | "Asia/Ashgabat" | "Asia/Ashkhabad" | "Asia/Atyrau" | "Asia/Baghdad" | "Asia/Bahrain" | "Asia/Baku" | "Asia/Bangkok" | "Asia/Barnaul" | "Asia/Beirut" | "Asia/Bishkek" | "Asia/Brunei" | "Asia/Calcutta" | "Asia/Chita" | "Asia/Choibalsan" | "Asia/Chongqing" | "Asia/Chungking" | "Asia/Colombo" | "Asia/Dacca" | "Asia/Damascus" | "Asia/Dhaka" | "Asia/Dili" | "Asia/Dubai" | "Asia/Dushanbe" | "Asia/Famagusta" | "Asia/Gaza" | "Asia/Harbin" | "Asia/Hebron" | "Asia/Ho_Chi_Minh" | "Asia/Hong_Kong" | "Asia/Hovd" | "Asia/Irkutsk" | "Asia/Istanbul" | "Asia/Jakarta" | "Asia/Jayapura" | "Asia/Jerusalem" | "Asia/Kabul" | "Asia/Kamchatka" | "Asia/Karachi" | "Asia/Kashgar" | "Asia/Kathmandu" | "Asia/Katmandu" | "Asia/Khandyga" | "Asia/Kolkata" | "Asia/Krasnoyarsk" | "Asia/Kuala_Lumpur" | "Asia/Kuching" | "Asia/Kuwait" | "Asia/Macao" | "Asia/Macau" | "Asia/Magadan" | "Asia/Makassar" | "Asia/Manila" | "Asia/Muscat" | "Asia/Nicosia" | "Asia/Novokuznetsk" | "Asia/Novosibirsk" | "Asia/Omsk" | "Asia/Oral" | "Asia/Phnom_Penh" | "Asia/Pontianak" | "Asia/Pyongyang" | "Asia/Qatar" | "Asia/Qostanay" | "Asia/Qyzylorda" | "Asia/Rangoon" | "Asia/Riyadh" | "Asia/Saigon" | "Asia/Sakhalin" | "Asia/Samarkand" | "Asia/Seoul" | "Asia/Shanghai" | "Asia/Singapore" | "Asia/Srednekolymsk" | "Asia/Taipei" | "Asia/Tashkent" | "Asia/Tbilisi" | "Asia/Tehran" | "Asia/Tel_Aviv" | "Asia/Thimbu" | "Asia/Thimphu" | "Asia/Tokyo" | "Asia/Tomsk" | "Asia/Ujung_Pandang" | "Asia/Ulaanbaatar" | "Asia/Ulan_Bator" | "Asia/Urumqi" | "Asia/Ust-Nera" | "Asia/Vientiane" | "Asia/Vladivostok" | "Asia/Yakutsk" | "Asia/Yangon" | "Asia/Yekaterinburg" | "Asia/Yerevan" | "Atlantic/Azores" | "Atlantic/Bermuda" | "Atlantic/Canary" | "Atlantic/Cape_Verde" | "Atlantic/Faeroe" | "Atlantic/Faroe" | "Atlantic/Jan_Mayen" | "Atlantic/Madeira" | "Atlantic/Reykjavik" | "Atlantic/South_Georgia" | "Atlantic/St_Helena" | "Atlantic/Stanley" | "Australia/ACT" | "Australia/Adelaide" | "Australia/Brisbane" | "Australia/Broken_Hill" | "Australia/Canberra" | "Australia/Currie" | "Australia/Darwin" | "Australia/Eucla" | "Australia/Hobart" | "Australia/LHI" | "Australia/Lindeman" | "Australia/Lord_Howe" | "Australia/Melbourne" | "Australia/NSW" | "Australia/North" | "Australia/Perth" | "Australia/Queensland" | "Australia/South" | "Australia/Sydney" | "Australia/Tasmania" | "Australia/Victoria" | "Australia/West" | "Australia/Yancowinna" | "Brazil/Acre" | "Brazil/DeNoronha" | "Brazil/East" | "Brazil/West" | "CET" | "CST6CDT" | "Canada/Atlantic" | "Canada/Central" | "Canada/Eastern" | "Canada/Mountain" | "Canada/Newfoundland" | "Canada/Pacific" | "Canada/Saskatchewan" | "Canada/Yukon" | "Chile/Continental" | "Chile/EasterIsland" | "Cuba" | "EET" | "EST" | "EST5EDT" | "Egypt" | "Eire" | "Etc/GMT" | "Etc/GMT+0" | "Etc/GMT+1" | "Etc/GMT+10" | "Etc/GMT+11" | "Etc/GMT+12" | "Etc/GMT+2" | "Etc/GMT+3" | "Etc/GMT+4" | "Etc/GMT+5" | "Etc/GMT+6" | "Etc/GMT+7" | "Etc/GMT+8" | "Etc/GMT+9" | "Etc/GMT-0" | "Etc/GMT-1" | "Etc/GMT-10" | "Etc/GMT-11" | "Etc/GMT-12" | "Etc/GMT-13" | "Etc/GMT-14" | "Etc/GMT-2" | "Etc/GMT-3" | "Etc/GMT-4" | "Etc/GMT-5" | "Etc/GMT-6" | "Etc/GMT-7" | "Etc/GMT-8" | "Etc/GMT-9" | "Etc/GMT0" | "Etc/Greenwich" | "Etc/UCT" | "Etc/UTC" | "Etc/Universal" | "Etc/Zulu" | "Europe/Amsterdam" | "Europe/Andorra" | "Europe/Astrakhan" | "Europe/Athens" | "Europe/Belfast" | "Europe/Belgrade" | "Europe/Berlin" | "Europe/Bratislava" | "Europe/Brussels" | "Europe/Bucharest" | "Europe/Budapest" | "Europe/Busingen" | "Europe/Chisinau" | "Europe/Copenhagen" | "Europe/Dublin" | "Europe/Gibraltar" | "Europe/Guernsey" | "Europe/Helsinki" | "Europe/Isle_of_Man" | "Europe/Istanbul" | "Europe/Jersey" | "Europe/Kaliningrad" | "Europe/Kiev" | "Europe/Kirov" | "Europe/Kyiv" | "Europe/Lisbon" | "Europe/Ljubljana" | "Europe/London" | "Europe/Luxembourg" | "Europe/Madrid" | "Europe/Malta" | "Europe/Mariehamn" | "Europe/Minsk" | "Europe/Monaco" | "Europe/Moscow" | "Europe/Nicosia" | "Europe/Oslo" | "Europe/Paris" | "Europe/Podgorica" | "Europe/Prague" | "Europe/Riga" | "Europe/Rome" | "Europe/Samara" | "Europe/San_Marino" | "Europe/Sarajevo" | "Europe/Saratov" | "Europe/Simferopol" | "Europe/Skopje" | "Europe/Sofia" | "Europe/Stockholm" | "Europe/Tallinn" | "Europe/Tirane" | "Europe/Tiraspol" | "Europe/Ulyanovsk" | "Europe/Uzhgorod" | "Europe/Vaduz" | "Europe/Vatican" | "Europe/Vienna" | "Europe/Vilnius" | "Europe/Volgograd" | "Europe/Warsaw" | "Europe/Zagreb" | "Europe/Zaporozhye" | "Europe/Zurich" | "Factory" | "GB" | "GB-Eire" | "GMT" | "GMT+0" | "GMT-0" | "GMT0" | "Greenwich" | "HST" | "Hongkong" | "Iceland" | "Indian/Antananarivo" | "Indian/Chagos" | "Indian/Christmas" | "Indian/Cocos" | "Indian/Comoro" | "Indian/Kerguelen" | "Indian/Mahe" | "Indian/Maldives" | "Indian/Mauritius" | "Indian/Mayotte" | "Indian/Reunion" | "Iran" | "Israel" | "Jamaica" | "Japan" | "Kwajalein" | "Libya" | "MET" | "MST" | "MST7MDT" | "Mexico/BajaNorte" | "Mexico/BajaSur" | "Mexico/General" | "NZ" | "NZ-CHAT" | "Navajo" | "PRC" | "PST8PDT" | "Pacific/Apia" | "Pacific/Auckland" | "Pacific/Bougainville" | "Pacific/Chatham" | "Pacific/Chuuk" | "Pacific/Easter" | "Pacific/Efate" | "Pacific/Enderbury" | "Pacific/Fakaofo" | "Pacific/Fiji" | "Pacific/Funafuti" | "Pacific/Galapagos" | "Pacific/Gambier" | "Pacific/Guadalcanal" | "Pacific/Guam" | "Pacific/Honolulu" | "Pacific/Johnston" | "Pacific/Kanton" | "Pacific/Kiritimati" | "Pacific/Kosrae" | "Pacific/Kwajalein" | "Pacific/Majuro" | "Pacific/Marquesas" | "Pacific/Midway" | "Pacific/Nauru" | "Pacific/Niue" | "Pacific/Norfolk" | "Pacific/Noumea" | "Pacific/Pago_Pago" | "Pacific/Palau" | "Pacific/Pitcairn" | "Pacific/Pohnpei" | "Pacific/Ponape" | "Pacific/Port_Moresby" | "Pacific/Rarotonga" | "Pacific/Saipan" | "Pacific/Samoa" | "Pacific/Tahiti" | "Pacific/Tarawa" | "Pacific/Tongatapu" | "Pacific/Truk" | "Pacific/Wake" | "Pacific/Wallis" | "Pacific/Yap" | "Poland" | "Portugal" | "ROC" | "ROK" | "Singapore" | "Turkey" | "UCT" | "US/Alaska" | "US/Aleutian" | "US/Arizona" | "US/Central" | "US/East-Indiana" | "US/Eastern" | "US/Hawaii" | "US/Indiana-Starke" | "US/Michigan" | "US/Mountain" | "US/Pacific" | "US/Samoa" | "UTC" | "Universal" | "W-SU" | "WET" | "Zulu";
+            /**
+             * @description 1 to 200 characters after surrounding white space is trimmed.
+             * @example Buy milk
+             */
+            title: string;
+            /** @description RFC 3339 with an offset; kept as exported. */
+            updated_at?: string | null;
+            user_id?: string | null;
         };
         /** ListWrite */
         ListWrite: {
@@ -713,7 +1142,13 @@ export interface components {
 export type Changes = components['schemas']['Changes'];
 export type CompletedUpdate = components['schemas']['CompletedUpdate'];
 export type Deleted = components['schemas']['Deleted'];
+export type Export = components['schemas']['Export'];
 export type Health = components['schemas']['Health'];
+export type ImportDocument = components['schemas']['ImportDocument'];
+export type Imported = components['schemas']['Imported'];
+export type ImportedList = components['schemas']['ImportedList'];
+export type ImportedTask = components['schemas']['ImportedTask'];
+export type ImportedTrashedTask = components['schemas']['ImportedTrashedTask'];
 export type ListWrite = components['schemas']['ListWrite'];
 export type Problem = components['schemas']['Problem'];
 export type Reminder = components['schemas']['Reminder'];
@@ -728,6 +1163,108 @@ export type TaskUpdate = components['schemas']['TaskUpdate'];
 export type TrashedTask = components['schemas']['TrashedTask'];
 export type $defs = Record<string, never>;
 export interface operations {
+    ApiUserIdErase: {
+        parameters: {
+            query?: {
+                /** @description The user id again, to confirm the erase. */
+                confirm?: string;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ApiUserIdChangesChanges: {
         parameters: {
             query?: {
@@ -934,6 +1471,361 @@ export interface operations {
                 };
             };
             /** @description The instance is shutting down (reconnect: another answers), or the database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdExportExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export document, as an attachment. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdExportIcsExportCalendar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A VCALENDAR. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/calendar": string;
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiUserIdImportImportData: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the write safe to retry: a value unique to this write (a UUID, say), sent again with every retry of it. The first request with a key runs; a successful answer (its status, body, `Location` and `ETag`) is recorded in the same transaction as the write, so a write that committed never runs twice, even when its answer was lost on the way. A repeat within 24 hours with the same method, path, query and body (the same JSON value: spacing and key order do not matter) gets that answer again with `Idempotent-Replayed: true`, and nothing runs. An error answer is not recorded: the key stays unused, and a retry runs afresh. The same key with a different request is 422; while the first request with it is still running, 409. Keys belong to the user: another user's identical key is unrelated. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportDocument"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description Present on a replay: this is the recorded answer to an earlier request with the same Idempotency-Key; nothing ran this time. */
+                    "Idempotent-Replayed"?: "true";
+                    "X-Content-Type-Options"?: string;
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Imported"];
+                };
+            };
+            /** @description The request is malformed or fails validation; `errors` names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, badly signed or expired bearer token. */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token belongs to a different user than the one in the path. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body did not arrive within BODY_TIMEOUT_SECONDS; the connection is closed. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The import would take the user past MAX_TASKS_PER_USER tasks or MAX_LISTS_PER_USER lists, or a list of the user not in the document has the name of one in it; nothing was written. Or: A request with the same Idempotency-Key is still running; nothing was done. Retry after `Retry-After` seconds (1) to get its answer. */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before sending the request again. Sent when a request with the same Idempotency-Key runs. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The document is larger than this route accepts, which is room for an export of MAX_TASKS_PER_USER tasks (docs/benchmarks.md). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The URL is longer than 8,192 bytes; refused before routing, and the connection closed. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for a different request (method, path, query or body); nothing was done. Use a new key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user sent more requests than the rate limit allows (RATE_LIMIT_PER_MINUTE, in bursts of at most RATE_LIMIT_BURST); nothing was done. Retry after `Retry-After` seconds. Every other answer past the token check (all but 401, 403, 414 and 431) carries the `RateLimit-*` headers too, so a client can slow down before it is refused. */
+            429: {
+                headers: {
+                    /** @description Requests the user may send at once (the burst). */
+                    "RateLimit-Limit": number;
+                    /** @description The user's policy: `<burst>;w=<seconds a spent burst takes to refill>`, e.g. `60;w=6`. */
+                    "RateLimit-Policy": string;
+                    /** @description Requests the user may still send at once. */
+                    "RateLimit-Remaining": number;
+                    /** @description Seconds until the user may send a whole burst again. */
+                    "RateLimit-Reset": number;
+                    /** @description Seconds to wait before sending the request again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request headers are larger than 32,768 bytes in all; refused before routing, and the connection closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable; retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     /** @description Seconds to wait before sending the request again. */
