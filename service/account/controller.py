@@ -47,7 +47,10 @@ class AccountController(Controller):
         "/export",
         summary="Export the user's data",
         description=EXPORT_DESCRIPTION,
-        responses={**AUTH_PROBLEMS, 200: ResponseSpec(Export, description="The export document, as an attachment.")},
+        responses={
+            **AUTH_PROBLEMS,
+            200: ResponseSpec(Export, description="The export document, as an attachment.", generate_examples=False),
+        },
     )
     async def export(self, db: InjectedDatabase, user_id: UserId) -> Stream:
         pieces = export.chunks(db, user_id=user_id)
@@ -65,7 +68,10 @@ class AccountController(Controller):
         "`time_zone`, with its `VTIMEZONE`), `STATUS` (`NEEDS-ACTION`), `PRIORITY` (high 1, medium 5, low 9), "
         "`CATEGORIES` (the tags), `RRULE` (the task's `recurrence`), and a `VALARM` per reminder, its trigger "
         "that many minutes before `DUE`.",
-        responses={**AUTH_PROBLEMS, 200: ResponseSpec(str, description="A VCALENDAR.", media_type="text/calendar")},
+        responses={
+            **AUTH_PROBLEMS,
+            200: ResponseSpec(str, description="A VCALENDAR.", media_type="text/calendar", generate_examples=False),
+        },
     )
     async def export_calendar(self, db: InjectedDatabase, user_id: UserId) -> Response[bytes]:
         return Response(
