@@ -71,14 +71,16 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     base = load_settings(environ={}, env_file=os.devnull)
     # The suite sends far more requests per user than a person would; tests/test_rate_limit.py
     # turns limiting on with small numbers.
-    # Live events off: an app served in-process answers requests on the test's event loop but runs
-    # its lifespan, and so the reminder scheduler, on the test client's own, and asyncpg's pool
-    # cannot wait for a connection on two loops. tests/events/ runs them in real processes.
+    # No background jobs: an app served in-process answers requests on the test's event loop but
+    # runs its lifespan, and so its jobs, on the test client's own, and asyncpg's pool cannot serve
+    # two loops at once. The live events (tests/events/) and the purge job
+    # (tests/sync/test_purge_instances.py) are tested in real processes, and the purge also called.
     values: dict[str, Any] = {
         "database_url": database_url,
         "better_auth_secret": SECRET,
         "rate_limit_per_minute": 0,
         "events_enabled": False,
+        "purge_interval_seconds": 0,
     }
     if database_url in _POOLED_URLS:  # events listen on the direct endpoint, as the README says
         values.update(

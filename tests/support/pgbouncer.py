@@ -51,17 +51,20 @@ def pgbouncer(direct_url: str, *, pool_size: int = 5) -> Iterator[str]:
             shutil.chown(directory, owner)
             shutil.chown(config, owner)
         command = [binary, str(config)]
-        process = subprocess.Popen(command, user=owner if os.geteuid() == 0 else None, stderr=subprocess.PIPE)
+        # Its log goes to a file, not a pipe: PgBouncer writes a line per connection and stops
+        # serving when a pipe nobody reads is full, which a whole suite's connections fill.
+        log = Path(directory) / "pgbouncer.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(command, user=owner if os.geteuid() == 0 else None, stderr=output)
         deadline = time.monotonic() + 10
         while not listening(port):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise PgBouncerError(f"pgbouncer did not start: {process.communicate()[1].decode()}")
+                process.wait()
+                raise PgBouncerError(f"pgbouncer did not start: {log.read_text(errors='replace')}")
             time.sleep(0.05)
         try:
             yield f"postgresql://{parts.username or 'postgres'}@127.0.0.1:{port}{parts.path}"
         finally:
             process.terminate()
             process.wait(timeout=10)
-            if process.stderr is not None:
-                process.stderr.close()
